@@ -1,0 +1,57 @@
+"""Typed settings, read once from ``GATEWAY_*`` environment variables.
+
+This is the only module that reads the environment; everything else receives a
+:class:`Settings` value.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_VAR_DIR = Path("var")
+
+
+class Settings(BaseSettings):
+    """Process configuration (see the operator contract in the README)."""
+
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", frozen=True, extra="ignore")
+
+    database_url: str = Field(
+        default=f"sqlite:///{DEFAULT_VAR_DIR}/gateway.db",
+        description="SQLAlchemy URL; postgresql+psycopg://... in production.",
+    )
+    secret_keys: SecretStr | None = Field(
+        default=None,
+        description="Comma-separated encryption keys, newest first (URL-safe base64, 32 bytes).",
+    )
+    var_dir: Path = Field(default=DEFAULT_VAR_DIR, description="Where SQLite and its key file live.")
+    public_url: str = Field(default="http://127.0.0.1:8000", description="External base URL.")
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    page_size_max: int = Field(default=500, ge=1)
+    deactivation_threshold_share: float = Field(default=0.10, ge=0.0, le=1.0)
+    deactivation_threshold_min_users: int = Field(default=10, ge=0)
+    log_level: str = "INFO"
+
+    @field_validator("public_url")
+    @classmethod
+    def _strip_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def secret_key_list(self) -> list[str]:
+        """The configured encryption keys, newest first (empty when unset)."""
+        if self.secret_keys is None:
+            return []
+        raw = self.secret_keys.get_secret_value()
+        return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+def load_settings() -> Settings:
+    """Read the settings from the environment (call once, at start-up)."""
+    return Settings()

@@ -1,0 +1,293 @@
+"""SQLModel tables of the identity store.
+
+Every table carries ``tenant_id`` and every query filters on it. Memberships
+carry an ``owner`` (a sync source or ``manual``) so that one owner never removes
+what another owns. Per-user tags and site access are derived from group rows
+and the integration's site grants rather than materialised per user, which keeps
+a 100k-user tenant small.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+)
+from sqlmodel import Field, SQLModel
+
+# SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL gets BIGINT.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _ts(nullable: bool = False) -> Any:
+    return Column(DateTime(timezone=True), nullable=nullable)
+
+
+def _fk_tenant() -> Any:
+    return Column(String(32), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False)
+
+
+class Tenant(SQLModel, table=True):
+    __tablename__ = "tenants"
+
+    id: str = Field(sa_column=Column(String(32), primary_key=True))
+    name: str = Field(sa_column=Column(String(200), nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class Integration(SQLModel, table=True):
+    """The tenant's one Entra integration (rule 1) and its preferences."""
+
+    __tablename__ = "integrations"
+
+    tenant_id: str = Field(
+        sa_column=Column(String(32), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    )
+    entra_tenant_id: str = Field(sa_column=Column(String(64), nullable=False))
+    client_id: str = Field(sa_column=Column(String(64), nullable=False))
+    secret_ciphertext: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    secret_key_id: str = Field(sa_column=Column(String(32), nullable=False))
+    cloud: Any = Field(sa_column=Column(JSON, nullable=False))
+    secret_expires_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    status: str = Field(default="not_validated", sa_column=Column(String(32), nullable=False))
+    status_detail: str | None = Field(default=None, sa_column=Column(String(2000)))
+    enabled: bool = Field(default=True, nullable=False)
+    sync_enabled: bool = Field(default=False, nullable=False)
+    sync_interval_minutes: int = Field(default=40, nullable=False)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class IntegrationGroup(SQLModel, table=True):
+    """An Entra group the admin selected for sync."""
+
+    __tablename__ = "integration_groups"
+
+    tenant_id: str = Field(
+        sa_column=Column(String(32), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    )
+    entra_group_id: str = Field(sa_column=Column(String(64), primary_key=True))
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+    __table_args__ = (
+        Index("ux_users_tenant_email", "tenant_id", "email_key", unique=True),
+        Index("ux_users_tenant_object", "tenant_id", "entra_object_id", unique=True),
+        Index("ix_users_tenant_user_name", "tenant_id", "user_name_key"),
+        Index("ix_users_tenant_active", "tenant_id", "active", "id"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    tenant_id: str = Field(sa_column=_fk_tenant())
+    primary_email: str = Field(sa_column=Column(String(320), nullable=False))
+    # Normalised key (trimmed, lower case); NULL once released to a newer user.
+    email_key: str | None = Field(default=None, sa_column=Column(String(320)))
+    user_name: str = Field(sa_column=Column(String(320), nullable=False))
+    user_name_key: str = Field(sa_column=Column(String(320), nullable=False))
+    display_name: str | None = Field(default=None, sa_column=Column(String(256)))
+    entra_object_id: str | None = Field(default=None, sa_column=Column(String(64)))
+    active: bool = Field(default=True, nullable=False)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    deactivated_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class UserSource(SQLModel, table=True):
+    """A user's presence in one sync source; the user is active while any link is enabled."""
+
+    __tablename__ = "user_sources"
+    __table_args__ = (
+        Index("ux_user_sources_external", "tenant_id", "source", "external_id", unique=True),
+        {"sqlite_with_rowid": False},
+    )
+
+    user_id: int = Field(
+        sa_column=Column(BigId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    )
+    source: str = Field(sa_column=Column(String(16), primary_key=True))
+    tenant_id: str = Field(sa_column=_fk_tenant())
+    external_id: str = Field(sa_column=Column(String(64), nullable=False))
+    enabled: bool = Field(nullable=False)
+
+
+class Tag(SQLModel, table=True):
+    """A static tag; sync-owned tags are named after synced groups (rule 6)."""
+
+    __tablename__ = "tags"
+    __table_args__ = (Index("ux_tags_tenant_name", "tenant_id", "name_key", unique=True),)
+
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    tenant_id: str = Field(sa_column=_fk_tenant())
+    name: str = Field(sa_column=Column(String(29), nullable=False))
+    name_key: str = Field(sa_column=Column(String(29), nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class Group(SQLModel, table=True):
+    __tablename__ = "groups"
+    __table_args__ = (
+        Index("ux_groups_external", "tenant_id", "source", "external_id", unique=True),
+        Index("ix_groups_tag", "tag_id"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    tenant_id: str = Field(sa_column=_fk_tenant())
+    source: str = Field(sa_column=Column(String(16), nullable=False))
+    external_id: str = Field(sa_column=Column(String(64), nullable=False))
+    display_name: str = Field(sa_column=Column(String(256), nullable=False))
+    tag_id: int | None = Field(
+        default=None, sa_column=Column(BigId, ForeignKey("tags.id", ondelete="SET NULL"))
+    )
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class GroupMembership(SQLModel, table=True):
+    __tablename__ = "group_memberships"
+    __table_args__ = (
+        Index("ix_group_memberships_user", "user_id", "group_id"),
+        {"sqlite_with_rowid": False},
+    )
+
+    group_id: int = Field(
+        sa_column=Column(BigId, ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True)
+    )
+    user_id: int = Field(
+        sa_column=Column(BigId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    )
+    tenant_id: str = Field(sa_column=_fk_tenant())
+
+
+class Team(SQLModel, table=True):
+    __tablename__ = "teams"
+    __table_args__ = (Index("ux_teams_tenant_name", "tenant_id", "name_key", unique=True),)
+
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    tenant_id: str = Field(sa_column=_fk_tenant())
+    name: str = Field(sa_column=Column(String(100), nullable=False))
+    name_key: str = Field(sa_column=Column(String(100), nullable=False))
+    # Set for teams whose sync-owned membership the rules maintain (e.g. "entra").
+    system_key: str | None = Field(default=None, sa_column=Column(String(32)))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class TeamMembership(SQLModel, table=True):
+    __tablename__ = "team_memberships"
+    __table_args__ = (
+        Index("ix_team_memberships_user", "user_id", "team_id"),
+        {"sqlite_with_rowid": False},
+    )
+
+    team_id: int = Field(
+        sa_column=Column(BigId, ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True)
+    )
+    user_id: int = Field(
+        sa_column=Column(BigId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    )
+    owner: str = Field(sa_column=Column(String(16), primary_key=True))
+    tenant_id: str = Field(sa_column=_fk_tenant())
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class Site(SQLModel, table=True):
+    __tablename__ = "sites"
+    __table_args__ = (Index("ux_sites_tenant_name", "tenant_id", "name_key", unique=True),)
+
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    tenant_id: str = Field(sa_column=_fk_tenant())
+    name: str = Field(sa_column=Column(String(100), nullable=False))
+    name_key: str = Field(sa_column=Column(String(100), nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class SiteGrant(SQLModel, table=True):
+    """A site (Cloud Gateway) granted to every active synced user of the tenant (rule 7)."""
+
+    __tablename__ = "site_grants"
+
+    tenant_id: str = Field(
+        sa_column=Column(String(32), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    )
+    site_id: int = Field(
+        sa_column=Column(BigId, ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True)
+    )
+    owner: str = Field(default="sync", sa_column=Column(String(16), primary_key=True))
+    remote_access: bool = Field(default=False, nullable=False)
+
+
+class SyncRun(SQLModel, table=True):
+    __tablename__ = "sync_runs"
+    __table_args__ = (Index("ix_sync_runs_tenant", "tenant_id", "id"),)
+
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    tenant_id: str = Field(sa_column=_fk_tenant())
+    source: str = Field(sa_column=Column(String(16), nullable=False))
+    kind: str = Field(sa_column=Column(String(16), nullable=False))
+    status: str = Field(sa_column=Column(String(32), nullable=False))
+    dry_run: bool = Field(default=False, nullable=False)
+    started_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    finished_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    counts: Any = Field(default=None, sa_column=Column(JSON))
+    warnings: Any = Field(default=None, sa_column=Column(JSON))
+    error: str | None = Field(default=None, sa_column=Column(String(2000)))
+
+
+class ApiToken(SQLModel, table=True):
+    """An admin or SCIM bearer token, stored only as a SHA-256 hash."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (
+        Index("ux_api_tokens_hash", "token_hash", unique=True),
+        Index("ix_api_tokens_tenant", "tenant_id", "kind"),
+    )
+
+    id: str = Field(sa_column=Column(String(32), primary_key=True))
+    tenant_id: str | None = Field(
+        default=None, sa_column=Column(String(32), ForeignKey("tenants.id", ondelete="CASCADE"))
+    )
+    kind: str = Field(sa_column=Column(String(16), nullable=False))
+    token_hash: str = Field(sa_column=Column(String(64), nullable=False))
+    hint: str = Field(sa_column=Column(String(16), nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    last_used_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    revoked_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class AuditEntry(SQLModel, table=True):
+    """Who or what changed what, with before/after for memberships and activation."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_tenant_at", "tenant_id", "id"),
+        Index("ix_audit_subject", "tenant_id", "subject_type", "subject_id"),
+        Index("ix_audit_run", "run_id"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    tenant_id: str | None = Field(default=None, sa_column=Column(String(32)))
+    at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    actor: str = Field(sa_column=Column(String(64), nullable=False))
+    action: str = Field(sa_column=Column(String(64), nullable=False))
+    subject_type: str = Field(sa_column=Column(String(32), nullable=False))
+    subject_id: str | None = Field(default=None, sa_column=Column(String(64)))
+    run_id: int | None = Field(default=None, sa_column=Column(BigId))
+    before: Any = Field(default=None, sa_column=Column(JSON))
+    after: Any = Field(default=None, sa_column=Column(JSON))
+
+
+metadata = SQLModel.metadata
