@@ -36,8 +36,7 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.execute("PRAGMA temp_store=MEMORY")
-    cursor.execute("PRAGMA cache_size=-65536")
+    cursor.execute("PRAGMA cache_size=-32768")
     cursor.close()
 
 
@@ -58,9 +57,11 @@ def is_sqlite(engine: Engine) -> bool:
 @contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
     """A connection in a write transaction, committed on success."""
-    with engine.connect().execution_options(gateway_write=True) as connection:
-        with connection.begin():
-            yield connection
+    with (
+        engine.connect().execution_options(gateway_write=True) as connection,
+        connection.begin(),
+    ):
+        yield connection
 
 
 @contextmanager

@@ -117,7 +117,9 @@ class User(SQLModel, table=True):
         Index("ix_users_tenant_active", "tenant_id", "active", "id"),
     )
 
-    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    id: int | None = Field(
+        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
+    )
     tenant_id: str = Field(sa_column=_fk_tenant())
     primary_email: str = Field(sa_column=Column(String(320), nullable=False))
     # Normalised key (trimmed, lower case); NULL once released to a newer user.
@@ -156,7 +158,9 @@ class Tag(SQLModel, table=True):
     __tablename__ = "tags"
     __table_args__ = (Index("ux_tags_tenant_name", "tenant_id", "name_key", unique=True),)
 
-    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    id: int | None = Field(
+        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
+    )
     tenant_id: str = Field(sa_column=_fk_tenant())
     name: str = Field(sa_column=Column(String(29), nullable=False))
     name_key: str = Field(sa_column=Column(String(29), nullable=False))
@@ -170,7 +174,9 @@ class Group(SQLModel, table=True):
         Index("ix_groups_tag", "tag_id"),
     )
 
-    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    id: int | None = Field(
+        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
+    )
     tenant_id: str = Field(sa_column=_fk_tenant())
     source: str = Field(sa_column=Column(String(16), nullable=False))
     external_id: str = Field(sa_column=Column(String(64), nullable=False))
@@ -202,7 +208,9 @@ class Team(SQLModel, table=True):
     __tablename__ = "teams"
     __table_args__ = (Index("ux_teams_tenant_name", "tenant_id", "name_key", unique=True),)
 
-    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    id: int | None = Field(
+        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
+    )
     tenant_id: str = Field(sa_column=_fk_tenant())
     name: str = Field(sa_column=Column(String(100), nullable=False))
     name_key: str = Field(sa_column=Column(String(100), nullable=False))
@@ -233,7 +241,9 @@ class Site(SQLModel, table=True):
     __tablename__ = "sites"
     __table_args__ = (Index("ux_sites_tenant_name", "tenant_id", "name_key", unique=True),)
 
-    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    id: int | None = Field(
+        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
+    )
     tenant_id: str = Field(sa_column=_fk_tenant())
     name: str = Field(sa_column=Column(String(100), nullable=False))
     name_key: str = Field(sa_column=Column(String(100), nullable=False))
@@ -259,7 +269,9 @@ class SyncRun(SQLModel, table=True):
     __tablename__ = "sync_runs"
     __table_args__ = (Index("ix_sync_runs_tenant", "tenant_id", "id"),)
 
-    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    id: int | None = Field(
+        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
+    )
     tenant_id: str = Field(sa_column=_fk_tenant())
     source: str = Field(sa_column=Column(String(16), nullable=False))
     kind: str = Field(sa_column=Column(String(16), nullable=False))
@@ -300,10 +312,11 @@ class AuditEntry(SQLModel, table=True):
     __table_args__ = (
         Index("ix_audit_tenant_at", "tenant_id", "id"),
         Index("ix_audit_subject", "tenant_id", "subject_type", "subject_id"),
-        Index("ix_audit_run", "run_id"),
     )
 
-    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    id: int | None = Field(
+        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
+    )
     tenant_id: str | None = Field(default=None, sa_column=Column(String(32)))
     at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     actor: str = Field(sa_column=Column(String(64), nullable=False))
