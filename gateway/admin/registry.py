@@ -1,0 +1,16 @@
+"""Every admin API operation, in one list: routes and the OpenAPI document come from it."""
+
+from __future__ import annotations
+
+from gateway.admin.endpoint import Endpoint
+from gateway.admin.routes import integration, runs, sites, teams, tenants, tokens, users
+
+ENDPOINTS: tuple[Endpoint, ...] = (
+    *tenants.ENDPOINTS,
+    *integration.ENDPOINTS,
+    *runs.ENDPOINTS,
+    *sites.ENDPOINTS,
+    *teams.ENDPOINTS,
+    *users.ENDPOINTS,
+    *tokens.ENDPOINTS,
+)

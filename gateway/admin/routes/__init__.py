@@ -1,0 +1,1 @@
+"""Admin API operations, one module per resource; each exports ``ENDPOINTS``."""

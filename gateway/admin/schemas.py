@@ -1,0 +1,282 @@
+"""Request and response bodies of the admin API.
+
+The routes validate with these models and the OpenAPI document is generated
+from them, so the two cannot drift. Request models are strict (JSON types
+only, no coercion) and forbid unknown fields; response models forbid unknown
+fields so the document describes exactly what is sent.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, SecretStr, Tag
+
+from gateway.admin.fields import (
+    EntraTenantId,
+    GraphRootUrl,
+    Guid,
+    HttpsUrl,
+    IdString,
+    Name100,
+    Name200,
+    SecretExpiry,
+)
+
+CloudName = Literal["global", "usgov", "dod", "china"]
+MAX_LIST_ITEMS = 1000
+
+
+class RequestModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class QueryModel(BaseModel):
+    # Query strings are text, so numbers are parsed from it (not strict).
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ResponseModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# -- errors -----------------------------------------------------------------
+
+
+class ErrorDetail(ResponseModel):
+    code: str = Field(description="Stable, machine-readable error code.")
+    message: str = Field(description="What is wrong and how to fix it.")
+    details: Any = Field(default=None, description="Fields at fault, ids not found, ...")
+
+
+class ErrorBody(ResponseModel):
+    error: ErrorDetail
+
+
+# -- tenants ----------------------------------------------------------------
+
+
+class TenantCreate(RequestModel):
+    name: Name200
+
+
+class TenantOut(ResponseModel):
+    id: str
+    name: str
+    created_at: datetime
+
+
+# -- integration ------------------------------------------------------------
+
+
+class CloudEndpointsIn(RequestModel):
+    login_url: HttpsUrl = Field(
+        description="Authority host root, e.g. https://login.microsoftonline.com."
+    )
+    graph_url: GraphRootUrl = Field(
+        description="Graph root without a version, e.g. https://graph.microsoft.com."
+    )
+
+
+class CloudEndpointsOut(ResponseModel):
+    login_url: str
+    graph_url: str
+
+
+def _cloud_kind(value: Any) -> str | None:
+    if isinstance(value, str):
+        return "name"
+    if isinstance(value, dict | CloudEndpointsIn):
+        return "endpoints"
+    return None
+
+
+CloudIn = Annotated[
+    Annotated[CloudName, Tag("name")] | Annotated[CloudEndpointsIn, Tag("endpoints")],
+    Discriminator(
+        _cloud_kind,
+        custom_error_type="invalid_cloud",
+        custom_error_message=(
+            "cloud must be one of 'global', 'usgov', 'dod', 'china', "
+            "or an object {login_url, graph_url}"
+        ),
+    ),
+]
+
+
+class IntegrationPut(RequestModel):
+    tenant_id: EntraTenantId
+    client_id: Guid = Field(description="Application (client) ID of the app registration.")
+    client_secret: SecretStr = Field(
+        min_length=1, max_length=1024, description="Client secret value; never returned."
+    )
+    cloud: CloudIn
+    secret_expires_at: SecretExpiry | None = Field(
+        default=None, description="When the client secret expires (at most 730 days ahead)."
+    )
+
+
+class IntegrationOut(ResponseModel):
+    tenant_id: str = Field(description="The Entra tenant (directory) id or domain.")
+    client_id: str
+    cloud: CloudName | CloudEndpointsOut
+    secret_expires_at: datetime | None
+    status: str = Field(description="`not_validated` until the credentials were checked.")
+    status_detail: str | None
+    enabled: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class SiteGrantIn(RequestModel):
+    site_id: IdString
+    remote_access: bool
+
+
+class SiteGrantOut(ResponseModel):
+    site_id: str
+    remote_access: bool
+
+
+class PreferencesPut(RequestModel):
+    sync_enabled: bool
+    groups: list[Guid] = Field(max_length=MAX_LIST_ITEMS, description="Entra group object ids.")
+    sites: list[SiteGrantIn] = Field(max_length=MAX_LIST_ITEMS)
+    sync_interval_minutes: int = Field(default=40, ge=5, le=1440)
+
+
+class PreferencesOut(ResponseModel):
+    sync_enabled: bool
+    groups: list[str]
+    sites: list[SiteGrantOut]
+    sync_interval_minutes: int
+
+
+# -- sync runs --------------------------------------------------------------
+
+
+class PageQuery(QueryModel):
+    cursor: str | None = Field(default=None, description="`next_cursor` of the previous page.")
+    limit: int | None = Field(default=None, ge=1, description="Page size (default 100).")
+
+
+class RunSummary(ResponseModel):
+    id: str
+    source: str
+    kind: str
+    status: str
+    dry_run: bool
+    started_at: datetime
+    finished_at: datetime | None
+    counts: dict[str, Any]
+    error: str | None
+
+
+class RunDetail(RunSummary):
+    warnings: list[Any]
+
+
+class RunPage(ResponseModel):
+    items: list[RunSummary]
+    next_cursor: str | None
+
+
+# -- sites and teams --------------------------------------------------------
+
+
+class SiteCreate(RequestModel):
+    name: Name100
+
+
+class SiteOut(ResponseModel):
+    id: str
+    name: str
+    created_at: datetime
+
+
+class SiteList(ResponseModel):
+    items: list[SiteOut]
+
+
+class TeamCreate(RequestModel):
+    name: Name100
+
+
+class TeamOut(ResponseModel):
+    id: str
+    name: str
+    system_key: str | None = Field(description="Set on teams whose membership sync maintains.")
+    created_at: datetime
+
+
+class TeamList(ResponseModel):
+    items: list[TeamOut]
+
+
+class MembershipOut(ResponseModel):
+    team_id: str
+    user_id: str
+    owners: list[str] = Field(description="`manual` and/or the sync sources holding it.")
+
+
+class MembershipRemovalOut(ResponseModel):
+    team_id: str
+    user_id: str
+    removed_owners: list[str]
+    restored_by_sync: bool = Field(
+        description="A sync-owned membership was removed; the next sync adds it back."
+    )
+
+
+# -- users ------------------------------------------------------------------
+
+
+class UsersQuery(PageQuery):
+    email: str | None = Field(default=None, description="Primary Email, any case.")
+    tag: str | None = Field(default=None, description="Tag name, any case.")
+    team: str | None = Field(default=None, description="Team name, any case.")
+    active: Literal["true", "false"] | None = None
+
+
+class UserOut(ResponseModel):
+    id: str
+    primary_email: str
+    user_name: str
+    display_name: str | None
+    active: bool
+    entra_object_id: str | None
+    teams: list[str]
+    tags: list[str]
+    sites: list[SiteGrantOut]
+    warnings: list[str]
+
+
+class UserPage(ResponseModel):
+    items: list[UserOut]
+    next_cursor: str | None
+
+
+# -- tokens -----------------------------------------------------------------
+
+
+class TokenCreate(RequestModel):
+    kind: Literal["admin", "scim"]
+
+
+class TokenOut(ResponseModel):
+    id: str
+    kind: str
+    tenant_id: str | None
+    hint: str = Field(description="Last four characters of the token.")
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class TokenCreated(TokenOut):
+    token: str = Field(description="The token value; shown only in this answer.")
+
+
+class TokenList(ResponseModel):
+    items: list[TokenOut]
