@@ -215,7 +215,8 @@ def test_removal_from_every_synced_group_deactivates_but_keeps_the_record(
         "team_membership_removed": 1,
     }
     after = users_by_email(engine, tenant)["user2@contoso.com"]
-    assert after.id == user2.id and not after.active
+    assert after.id == user2.id
+    assert not after.active
     assert team_members(engine, tenant, "Ops") == {("user2@contoso.com", "manual")}
     assert "user2@contoso.com" not in user_tags(engine, tenant)
 
