@@ -128,7 +128,8 @@ _SCRUB = re.compile(
     r")[^\s\"',;]+"
 )
 _STANDARD_ATTRS = frozenset(
-    vars(logging.LogRecord("", 0, "", 0, "", (), None)).keys() | {"message", "asctime"}
+    vars(logging.LogRecord("", 0, "", 0, "", (), None)).keys()
+    | {"message", "asctime", "color_message"}  # uvicorn's ANSI-coloured copy of msg
 )
 _HANDLER_MARK = "_gateway_handler"
 
@@ -188,6 +189,8 @@ def configure_logging(level: str = "INFO", *, json_lines: bool = True) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
+    # Alembic narrates every connection at INFO; gateway.store.migrate logs what changed.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         uvicorn_logger = logging.getLogger(name)
         uvicorn_logger.handlers.clear()

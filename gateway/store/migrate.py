@@ -17,6 +17,7 @@ tables.
 from __future__ import annotations
 
 import fcntl
+import logging
 import subprocess
 import sys
 import tempfile
@@ -29,6 +30,8 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, text
+
+logger = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -77,9 +80,12 @@ def upgrade_schema(engine: Engine) -> str:
         if engine.dialect.name == "postgresql":
             # Released when this transaction ends, so a crash cannot leave it held.
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_LOCK_KEY})
+        before = MigrationContext.configure(conn).get_current_revision()
         command.upgrade(alembic_config(conn), "head")
         revision = MigrationContext.configure(conn).get_current_revision()
     assert revision is not None
+    if revision != before:
+        logger.info("database schema upgraded from revision %s to %s", before, revision)
     return revision
 
 
