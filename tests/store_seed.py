@@ -176,11 +176,11 @@ def sync_run(
 class World:
     """One tenant with an integration, a site grant, groups, teams and users."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, tenant_id: str | None = None, box: SecretBox | None = None):
         self.engine = engine
-        self.tenant = create_tenant(engine, "Acme", actor="cli").id
+        self.tenant = tenant_id or create_tenant(engine, "Acme", actor="cli").id
         self.other = create_tenant(engine, "Other", actor="cli").id
-        integration(engine, secret_box(), self.tenant)
+        integration(engine, box or secret_box(), self.tenant)
         self.site = create_site(engine, self.tenant, "Berlin", actor="a").id
         save_preferences(
             engine, self.tenant, Preferences(True, (), (SiteGrantSpec(self.site, True),)), actor="a"
