@@ -111,6 +111,12 @@ def _check_tenant(services: Services, token: TokenRecord, tenant_id: str) -> Non
 def _parse_query(model: type[BaseModel] | None, params: Mapping[str, str]) -> BaseModel | None:
     if model is None:
         return None
+    bad = sorted(name for name, value in params.items() if "\x00" in name or "\x00" in value)
+    if bad:
+        raise ValidationFailedError(
+            "Query parameters must not contain NUL characters.",
+            details=[{"field": name, "message": "unstorable text"} for name in bad],
+        )
     try:
         return model.model_validate(dict(params))
     except ValidationError as exc:
@@ -131,9 +137,15 @@ async def _parse_body(
         )
     raw = await _read_limited(request, limit)
     try:
-        json.loads(raw)
+        data = json.loads(raw)
     except (ValueError, RecursionError):
         raise MalformedJsonError("The request body is not valid JSON.") from None
+    bad_field = _unstorable_text(data, "")
+    if bad_field is not None:
+        raise ValidationFailedError(
+            "Text must not contain NUL characters or unpaired surrogates.",
+            details=[{"field": bad_field or "(body)", "message": "unstorable text"}],
+        )
     try:
         return model.model_validate_json(raw)
     except ValidationError as exc:
@@ -157,6 +169,36 @@ async def _read_limited(request: Request, limit: int) -> bytes:
         if len(received) > limit:
             raise too_large
     return bytes(received)
+
+
+def _unstorable_text(data: Any, where: str) -> str | None:
+    """The location of the first string the database cannot store, if any.
+
+    PostgreSQL refuses NUL characters and no UTF-8 encoder takes a lone
+    surrogate; caught here, they are a 422 instead of a database error.
+    """
+    if isinstance(data, str):
+        if "\x00" in data:
+            return where
+        try:
+            data.encode("utf-8")
+        except UnicodeEncodeError:
+            return where
+        return None
+    if isinstance(data, dict):
+        for key, value in data.items():
+            inner = f"{where}.{key}" if where else str(key)
+            found = _unstorable_text(key, inner)
+            if found is None:
+                found = _unstorable_text(value, inner)
+            if found is not None:
+                return found
+    if isinstance(data, list):
+        for index, value in enumerate(data):
+            found = _unstorable_text(value, f"{where}.{index}" if where else str(index))
+            if found is not None:
+                return found
+    return None
 
 
 def _field_errors(exc: ValidationError) -> list[dict[str, str]]:

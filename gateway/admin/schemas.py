@@ -157,7 +157,9 @@ class PreferencesOut(ResponseModel):
 
 
 class PageQuery(QueryModel):
-    cursor: str | None = Field(default=None, description="`next_cursor` of the previous page.")
+    cursor: str | None = Field(
+        default=None, max_length=100, description="`next_cursor` of the previous page."
+    )
     limit: int | None = Field(default=None, ge=1, description="Page size (default 100).")
 
 
@@ -233,9 +235,9 @@ class MembershipRemovalOut(ResponseModel):
 
 
 class UsersQuery(PageQuery):
-    email: str | None = Field(default=None, description="Primary Email, any case.")
-    tag: str | None = Field(default=None, description="Tag name, any case.")
-    team: str | None = Field(default=None, description="Team name, any case.")
+    email: str | None = Field(default=None, max_length=320, description="Primary Email, any case.")
+    tag: str | None = Field(default=None, max_length=100, description="Tag name, any case.")
+    team: str | None = Field(default=None, max_length=100, description="Team name, any case.")
     active: Literal["true", "false"] | None = None
 
 

@@ -219,3 +219,31 @@ def test_unexpected_failure_is_a_bare_500(
     assert_error(response, 500, "internal_error")
     assert "SELECT" not in response.text
     assert "Traceback" not in response.text
+
+
+@BODY_ROUTES
+@pytest.mark.parametrize("text", ["a\\u0000b", "a\\ud800b"], ids=["nul", "surrogate"])
+def test_unstorable_text_is_422(
+    services: Services, acme: Tenant, operator: Any, ids: Ids, endpoint: Endpoint, text: str
+) -> None:
+    before = snapshot(services.engine)
+    raw = "{" + ", ".join(f'"{key}": "{text}"' for key in ("name", "kind", "tenant_id")) + "}"
+
+    response = _client_for(endpoint, acme, operator).request(
+        endpoint.method,
+        path_of(endpoint, ids),
+        content=raw.encode(),
+        headers={"Content-Type": "application/json"},
+    )
+
+    assert_error(response, 422, "validation_failed")
+    assert snapshot(services.engine) == before
+
+
+@pytest.mark.parametrize("params", [{"tag": "a\x00b"}, {"team": "x\x00"}, {"tag": "x" * 101}])
+def test_unstorable_or_long_filters_are_422(
+    services: Services, acme: Tenant, params: dict[str, str]
+) -> None:
+    response = acme.admin.get(f"/tenants/{acme.id}/users", params=params)
+
+    assert_error(response, 422, "validation_failed")
