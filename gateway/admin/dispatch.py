@@ -101,9 +101,12 @@ def _parse_path(endpoint: Endpoint, raw: Mapping[str, Any]) -> dict[str, str | i
 
 def _check_tenant(services: Services, token: TokenRecord, tenant_id: str) -> None:
     # A tenant-bound token gets the same 404 for another tenant as for a
-    # tenant that does not exist.
-    if token.tenant_id is not None and token.tenant_id != tenant_id:
-        raise NotFoundError(f"No tenant with id {tenant_id!r}.")
+    # tenant that does not exist. Its own tenant exists: deleting a tenant
+    # deletes its tokens.
+    if token.tenant_id is not None:
+        if token.tenant_id != tenant_id:
+            raise NotFoundError(f"No tenant with id {tenant_id!r}.")
+        return
     if get_tenant(services.engine, tenant_id) is None:
         raise NotFoundError(f"No tenant with id {tenant_id!r}.")
 
