@@ -48,7 +48,7 @@ def build_route(endpoint: Endpoint, services: Services) -> Route:
         token = await _authenticate(request, services)
         path = _parse_path(endpoint, request.path_params)
         if endpoint.operator_only and not token.is_operator:
-            raise ForbiddenError(f"{endpoint.summary} needs an operator token.")
+            raise ForbiddenError(f"{endpoint.summary}: this needs an operator token.")
         if endpoint.tenant_scoped:
             await run_in_threadpool(_check_tenant, services, token, str(path["tenant_id"]))
         query = _parse_query(endpoint.query, request.query_params)
