@@ -120,50 +120,71 @@ def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'race.db'}"
         return
+    # A fresh schema in the session's database is much cheaper than a fresh database.
     session_url: str = request.getfixturevalue("postgres_url")
     admin = make_engine(session_url, isolation_level="AUTOCOMMIT", pool_size=1)
-    name = f"gw_mig_{uuid.uuid4().hex[:12]}"
+    schema = f"gw_mig_{uuid.uuid4().hex[:12]}"
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     try:
-        yield make_url(session_url).set(database=name).render_as_string(hide_password=False)
+        url = make_url(session_url).update_query_dict({"options": f"-csearch_path={schema}"})
+        yield url.render_as_string(hide_password=False)
     finally:
         with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
 
 
 _RACER = """
 import sys, time
+from pathlib import Path
 from gateway.store.engine import make_engine
 from gateway.store.migrate import upgrade_schema
 engine = make_engine(sys.argv[1])
-time.sleep(max(0.0, float(sys.argv[2]) - time.time()))
+gate = Path(sys.argv[2])
+(gate / sys.argv[3]).touch()
+while not (gate / "go").exists():
+    time.sleep(0.005)
 print(upgrade_schema(engine))
 engine.dispose()
 """
 
 
-def test_two_processes_upgrade_a_fresh_database_at_once(fresh_url: str) -> None:
-    # Both processes import first, then start migrating at the same instant.
-    start_at = str(time.time() + 2.0)
+def test_two_processes_upgrade_a_fresh_database_at_once(fresh_url: str, tmp_path: Path) -> None:
+    # Both processes import first, say they are ready, then migrate on the same signal.
+    gate = tmp_path / "gate"
+    gate.mkdir()
     racers = [
         subprocess.Popen(
-            [sys.executable, "-c", _RACER, fresh_url, start_at],
+            [sys.executable, "-c", _RACER, fresh_url, str(gate), f"ready-{i}"],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        for _ in range(2)
+        for i in range(2)
     ]
+    deadline = time.monotonic() + 60
+    while len(list(gate.glob("ready-*"))) < len(racers):
+        assert all(r.poll() is None for r in racers), "a racer died before the start"
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    (gate / "go").touch()
     results = [racer.communicate(timeout=60) for racer in racers]
     for racer, (out, err) in zip(racers, results, strict=True):
         assert racer.returncode == 0, err
         assert out.strip() == head_revision()
-    engine = make_engine(fresh_url)
+    _assert_migrated_once(fresh_url)
+
+
+def _assert_migrated_once(url: str) -> None:
+    engine = make_engine(url)
     try:
         check_schema_current(engine)
         with engine.connect() as conn:
+            if engine.dialect.name == "postgresql":
+                # The fixture's own schema, not the session database's public one.
+                assert conn.execute(text("SELECT current_schema()")).scalar_one() != "public"
+            assert set(metadata.tables) <= set(inspect(conn).get_table_names())
             assert conn.execute(text("SELECT count(*) FROM alembic_version")).scalar_one() == 1
     finally:
         engine.dispose()
@@ -191,3 +212,4 @@ def test_threads_upgrade_a_fresh_database_at_once(fresh_url: str) -> None:
         engine.dispose()
     assert errors == []
     assert results == [head_revision()] * len(engines)
+    _assert_migrated_once(fresh_url)
