@@ -8,9 +8,8 @@ needs through :class:`gateway.services.Services`.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
 
 import anyio
 from sqlalchemy import Engine, text
@@ -35,6 +34,9 @@ logger = logging.getLogger("gateway.app")
 
 # A readiness probe must answer before the orchestrator's own timeout.
 READY_TIMEOUT_SECONDS = 3.0
+
+
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 class NotReadyError(ApiError):
@@ -101,7 +103,7 @@ async def _healthz(_request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
-def _readyz_endpoint(engine: Engine) -> Any:
+def _readyz_endpoint(engine: Engine) -> Endpoint:
     def ping() -> None:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
@@ -119,7 +121,7 @@ def _readyz_endpoint(engine: Engine) -> Any:
     return readyz
 
 
-def _metrics_endpoint(metrics: Metrics) -> Any:
+def _metrics_endpoint(metrics: Metrics) -> Endpoint:
     async def metrics_view(_request: Request) -> Response:
         body, content_type = metrics.exposition()
         return Response(body, headers={"Content-Type": content_type})
