@@ -34,7 +34,11 @@ WITHOUT_ROWID_TABLES = {"user_sources", "group_memberships", "team_memberships"}
 def test_revisions_produce_exactly_the_tables(engine: Engine) -> None:
     with engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
-        assert compare_metadata(context, metadata) == []
+        differences = compare_metadata(context, metadata)
+    assert differences == [], (
+        "gateway/store/tables.py and the Alembic revisions differ; generate the next "
+        'revision with `make migration m="what changed"` (see gateway/store/migrate.py)'
+    )
 
 
 def test_upgrade_is_idempotent(engine: Engine) -> None:
