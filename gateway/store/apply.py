@@ -52,6 +52,7 @@ from gateway.store.staging import bulk_load, create_staging_tables, drop_staging
 from gateway.store.tables import UtcDateTime, utcnow
 
 _LOAD_CHUNK = 5000
+_MAX_CONFLICT_ROUNDS = 1000
 
 _PARAM_TYPES: dict[str, Any] = {
     "t": String(),
@@ -134,6 +135,7 @@ class SyncBatch:
         self._group_ids: set[str] = set()
         self._group_names: dict[str, str] = {}
         self._skipped = 0
+        self._unusable: list[tuple[Any, ...]] = []
         self._applied = False
 
     # -- lifecycle -----------------------------------------------------------
@@ -178,11 +180,11 @@ class SyncBatch:
             user_name = user.user_name.strip()
             self.warnings.extend(user_warnings(user.external_id, primary_email, user_name))
             if primary_email is None:
-                self._skipped += 1
+                self._skip(user)
                 continue
             key = email_key(primary_email)
             if key in self._email_keys:
-                self._skipped += 1
+                self._skip(user)
                 self.warnings.append(
                     SyncWarning(
                         WarningCode.DUPLICATE_PRIMARY_EMAIL,
@@ -212,6 +214,16 @@ class SyncBatch:
                 self._load("stg_users", rows)
                 rows = []
         self._load("stg_users", rows)
+        self._load("stg_users_unusable", self._unusable)
+        self._unusable = []
+
+    def _skip(self, user: SourceUser) -> None:
+        # A user the source has but we cannot apply is left as it is: neither
+        # updated nor, being present, deactivated for absence. Being disabled
+        # still counts, since a disabled account must never keep its access;
+        # being enabled does not, since the record is not usable.
+        self._skipped += 1
+        self._unusable.append((user.external_id, bool(user.enabled)))
 
     def remove_users(self, external_ids: Iterable[str]) -> None:
         """Stage users the source no longer has (deleted or out of scope)."""
@@ -362,6 +374,7 @@ class _ApplyRun:
         self._unlink_users()
         self._match_users()
         self._resolve_conflicts()
+        self._skip_taken_object_ids()
         self._update_users()
         self._insert_users()
         self._upsert_links()
@@ -511,8 +524,11 @@ class _ApplyRun:
             SELECT us.user_id FROM user_sources us
             WHERE us.tenant_id = :t AND us.source = :s AND (
                 EXISTS (SELECT 1 FROM stg_user_removals r WHERE r.external_id = us.external_id)
-                OR (:remove_absent AND NOT EXISTS (
-                    SELECT 1 FROM stg_users su WHERE su.external_id = us.external_id))
+                OR (:remove_absent
+                    AND NOT EXISTS (
+                        SELECT 1 FROM stg_users su WHERE su.external_id = us.external_id)
+                    AND NOT EXISTS (
+                        SELECT 1 FROM stg_users_unusable x WHERE x.external_id = us.external_id))
             )
             """
         )
@@ -563,73 +579,88 @@ class _ApplyRun:
     def _resolve_conflicts(self) -> None:
         """Keep Primary Emails unique per tenant (rule 4).
 
-        An address held by a user whom no source has enabled any more is
-        released to the newcomer (the old record keeps it for display); one held
-        by an active user is not taken: the incoming record keeps its old
-        address, or is skipped when new, and the run says why.
+        An address held by a user that no source has enabled, and that this
+        batch does not name, is released to the newcomer (the old record keeps
+        it for display). Otherwise the incoming record yields: a known user
+        keeps its old address, a new one is skipped, and the run says why. A
+        record that yields may leave another one without the address it was
+        counting on, so this repeats until nothing conflicts.
         """
-        holders = list(
-            self._rows(
-                """
-                SELECT s.external_id, s.primary_email, s.user_id, holder.id,
-                       EXISTS (SELECT 1 FROM user_sources us
-                               WHERE us.user_id = holder.id AND us.enabled) AS holder_enabled,
-                       mine.primary_email, mine.email_key
-                FROM stg_users s
-                JOIN users holder ON holder.tenant_id = :t AND holder.email_key = s.email_key
-                LEFT JOIN users mine ON mine.id = s.user_id
-                WHERE (s.user_id IS NULL OR holder.id <> s.user_id)
-                  AND NOT EXISTS (SELECT 1 FROM stg_users other WHERE other.user_id = holder.id)
-                """
+        for _ in range(_MAX_CONFLICT_ROUNDS):
+            conflicts = list(
+                self._rows(
+                    """
+                    SELECT s.external_id, s.primary_email, s.user_id, holder.id,
+                           EXISTS (SELECT 1 FROM user_sources us
+                                   WHERE us.user_id = holder.id AND us.enabled)
+                           OR EXISTS (SELECT 1 FROM stg_users named
+                                      WHERE named.user_id = holder.id AND NOT named.skip)
+                               AS holder_stays,
+                           mine.primary_email, mine.email_key
+                    FROM stg_users s
+                    JOIN users holder ON holder.tenant_id = :t AND holder.email_key = s.email_key
+                    LEFT JOIN users mine ON mine.id = s.user_id
+                    WHERE NOT s.skip AND (s.user_id IS NULL OR holder.id <> s.user_id)
+                      AND NOT EXISTS (
+                          SELECT 1 FROM stg_users moving
+                          WHERE moving.user_id = holder.id AND NOT moving.skip
+                            AND moving.email_key <> holder.email_key)
+                    """
+                )
+            )
+            if not conflicts:
+                return
+            release: set[int] = set()
+            for external_id, wanted, user_id, holder_id, holder_stays, old, old_key in conflicts:
+                if not holder_stays:
+                    release.add(int(holder_id))
+                elif user_id is None or old_key is None:
+                    self._yield_address(external_id, wanted, holder_id, skip=True)
+                else:
+                    self._yield_address(external_id, wanted, holder_id, skip=False)
+                    self._run(
+                        "UPDATE stg_users SET primary_email = :e, email_key = :k "
+                        "WHERE external_id = :x",
+                        e=old,
+                        k=old_key,
+                        x=external_id,
+                    )
+            if release:
+                self._release_addresses(sorted(release))
+        raise RuntimeError("Primary Email conflicts did not settle; this is a bug")
+
+    def _yield_address(self, external_id: str, wanted: str, holder_id: int, *, skip: bool) -> None:
+        outcome = "was not synced" if skip else "keeps its old one"
+        self.warnings.append(
+            SyncWarning(
+                WarningCode.PRIMARY_EMAIL_TAKEN,
+                subject=str(wanted),
+                message=(
+                    f"Another active user already has this Primary Email, so this user "
+                    f"{outcome}; make the Email unique in Entra ID."
+                ),
+                detail={"external_id": str(external_id), "holder_user_id": str(holder_id)},
             )
         )
-        release: list[int] = []
-        for external_id, wanted, user_id, holder_id, holder_enabled, old_email, old_key in holders:
-            if not holder_enabled:
-                release.append(int(holder_id))
-                continue
-            self.warnings.append(
-                SyncWarning(
-                    WarningCode.PRIMARY_EMAIL_TAKEN,
-                    subject=str(wanted),
-                    message=(
-                        "Another active user already has this Primary Email, so this user "
-                        + (
-                            "was not synced"
-                            if user_id is None or old_key is None
-                            else "keeps its old one"
-                        )
-                        + "; make the Email unique in Entra ID."
-                    ),
-                    detail={"external_id": str(external_id), "holder_user_id": str(holder_id)},
-                )
-            )
-            if user_id is None or old_key is None:
-                self._run("UPDATE stg_users SET skip = TRUE WHERE external_id = :x", x=external_id)
-                self._count("users_skipped", 1)
-            else:
-                self._run(
-                    "UPDATE stg_users SET primary_email = :e, email_key = :k "
-                    "WHERE external_id = :x",
-                    e=old_email,
-                    k=old_key,
-                    x=external_id,
-                )
-        if release:
-            ids: BindParameter[Any] = bindparam("ids", expanding=True)
-            for sql in (
-                """
-                INSERT INTO audit_log
-                    (tenant_id, at, actor, action, subject_type, subject_id, run_id, before, after)
-                SELECT tenant_id, :now, :actor, 'user.email_released', 'user',
-                       CAST(id AS VARCHAR(64)), :run_id, {before}, NULL
-                FROM users WHERE id IN :ids
-                """.format(before=self._json(primary_email="primary_email")),
-                "UPDATE users SET email_key = NULL, updated_at = :now WHERE id IN :ids",
-            ):
-                clause = self._sql(sql).bindparams(ids)
-                self.conn.execute(clause, {**self.params, "ids": release})
-            self._count("user_email_released", len(release))
+        if skip:
+            self._run("UPDATE stg_users SET skip = TRUE WHERE external_id = :x", x=external_id)
+            self._count("users_skipped", 1)
+
+    def _release_addresses(self, user_ids: list[int]) -> None:
+        ids: BindParameter[Any] = bindparam("ids", expanding=True)
+        audit = """
+            INSERT INTO audit_log
+                (tenant_id, at, actor, action, subject_type, subject_id, run_id, before, after)
+            SELECT tenant_id, :now, :actor, 'user.email_released', 'user',
+                   CAST(id AS VARCHAR(64)), :run_id, {before}, NULL
+            FROM users WHERE id IN :ids
+        """.format(before=self._json(primary_email="primary_email"))
+        release = "UPDATE users SET email_key = NULL, updated_at = :now WHERE id IN :ids"
+        for sql in (audit, release):
+            self.conn.execute(self._sql(sql).bindparams(ids), {**self.params, "ids": user_ids})
+        self._count("user_email_released", len(user_ids))
+
+    def _skip_taken_object_ids(self) -> None:
         # A new Entra object id already held by another user cannot be created twice.
         self._run(
             """
@@ -727,6 +758,15 @@ class _ApplyRun:
     def _upsert_links(self) -> None:
         self._run(
             """
+            UPDATE user_sources SET enabled = FALSE
+            FROM stg_users_unusable x
+            WHERE user_sources.tenant_id = :t AND user_sources.source = :s
+              AND user_sources.external_id = x.external_id
+              AND user_sources.enabled AND NOT x.enabled
+            """
+        )
+        self._run(
+            """
             INSERT INTO user_sources (user_id, source, tenant_id, external_id, enabled)
             SELECT s.user_id, :s, :t, s.external_id, s.enabled
             FROM stg_users s WHERE NOT s.skip AND s.user_id IS NOT NULL
@@ -747,6 +787,8 @@ class _ApplyRun:
             INSERT INTO stg_affected (user_id)
             SELECT user_id FROM stg_users WHERE user_id IS NOT NULL AND NOT skip AND NOT created
             UNION SELECT user_id FROM stg_unlinked
+            UNION SELECT us.user_id FROM user_sources us JOIN stg_users_unusable x
+                ON us.tenant_id = :t AND us.source = :s AND us.external_id = x.external_id
             """
         )
         self._run(

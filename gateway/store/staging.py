@@ -26,6 +26,9 @@ STAGING_TABLES: dict[str, str] = {
         created BOOLEAN NOT NULL DEFAULT FALSE
     """,
     "stg_user_removals": "external_id VARCHAR(64) PRIMARY KEY",
+    # Users the source has but that could not be applied (no usable address):
+    # present, so never unlinked for absence; only their enabled flag counts.
+    "stg_users_unusable": "external_id VARCHAR(64) PRIMARY KEY, enabled BOOLEAN NOT NULL",
     "stg_groups": """
         external_id VARCHAR(64) PRIMARY KEY,
         display_name VARCHAR(256) NOT NULL,
@@ -81,6 +84,7 @@ STAGED_COLUMNS: dict[str, tuple[str, ...]] = {
         "enabled",
     ),
     "stg_user_removals": ("external_id",),
+    "stg_users_unusable": ("external_id", "enabled"),
     "stg_groups": ("external_id", "display_name", "tag_name", "tag_key", "members_complete"),
     "stg_group_removals": ("external_id",),
     "stg_members": ("group_ext", "user_ext"),

@@ -553,3 +553,45 @@ def _team_id(engine: Engine, tenant_id: str, name: str) -> int:
                 {"t": tenant_id, "n": name},
             ).scalar_one()
         )
+
+
+def test_synced_user_whose_address_goes_missing_is_left_as_it_is(engine: Engine) -> None:
+    tenant = new_tenant(engine)
+    snapshot(engine, tenant, [person(1), person(2)], [group("g1", SALES, [1, 2])])
+    blank = SourceUser("oid-2", " ", "user2@contoso.com", "User 2", True, "oid-2")
+
+    result = snapshot(engine, tenant, [person(1), blank], [group("g1", SALES, [1, 2])])
+
+    assert changed(result) == {"users_skipped": 1}
+    assert users_by_email(engine, tenant)["user2@contoso.com"].active
+    assert [w.code for w in result.warnings] == [WarningCode.NO_PRIMARY_EMAIL]
+
+
+def test_existing_holder_keeps_its_address_when_a_newcomer_is_staged_first(
+    engine: Engine,
+) -> None:
+    tenant = new_tenant(engine)
+    snapshot(engine, tenant, [person(1, email="x@contoso.com")])
+
+    result = snapshot(
+        engine, tenant, [person(2, email="x@contoso.com"), person(1, email="x@contoso.com")]
+    )
+
+    [holder] = users_by_email(engine, tenant).values()
+    assert holder.entra_object_id == "oid-1"
+    assert holder.active
+    assert {w.code for w in result.warnings} == {
+        WarningCode.DUPLICATE_PRIMARY_EMAIL,
+        WarningCode.PRIMARY_EMAIL_TAKEN,
+    }
+
+
+def test_disable_applies_even_when_the_address_is_unusable(engine: Engine) -> None:
+    tenant = new_tenant(engine)
+    snapshot(engine, tenant, [person(1)])
+    disabled_blank = SourceUser("oid-1", None, "user1@contoso.com", "User 1", False, "oid-1")
+
+    result = snapshot(engine, tenant, [disabled_blank])
+
+    assert result.counts["user_deactivated"] == 1
+    assert not users_by_email(engine, tenant)["user1@contoso.com"].active
