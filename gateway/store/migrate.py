@@ -75,6 +75,7 @@ def upgrade_schema(engine: Engine) -> str:
     with (
         _migration_lock(engine),
         engine.connect().execution_options(gateway_write=True) as conn,
+        _sqlite_foreign_keys_off(conn),
         conn.begin(),
     ):
         if engine.dialect.name == "postgresql":
@@ -83,6 +84,13 @@ def upgrade_schema(engine: Engine) -> str:
         before = MigrationContext.configure(conn).get_current_revision()
         command.upgrade(alembic_config(conn), "head")
         revision = MigrationContext.configure(conn).get_current_revision()
+        if engine.dialect.name == "sqlite":
+            violations = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+            if violations:
+                raise RuntimeError(
+                    f"migration left {len(violations)} foreign key violation(s), "
+                    f"first in table {violations[0][0]}; nothing was changed"
+                )
     assert revision is not None
     if revision != before:
         logger.info("database schema upgraded from revision %s to %s", before, revision)
@@ -111,6 +119,28 @@ def check_schema_current(engine: Engine) -> None:
             f"the database schema is at revision {current} but this release needs {head}; "
             "run `timus-gateway db upgrade`"
         )
+
+
+@contextmanager
+def _sqlite_foreign_keys_off(conn: Connection) -> Iterator[None]:
+    """SQLite: no foreign key actions while migrating.
+
+    Batch migrations rebuild a table by copy, drop and rename; with enforcement
+    on, dropping a parent table would fire ON DELETE CASCADE on its children.
+    The pragma is ignored inside a transaction, so it is set on the raw
+    connection before SQLAlchemy begins one; the violation check inside the
+    migration transaction stands in for enforcement.
+    """
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    raw.execute("PRAGMA foreign_keys=OFF")
+    try:
+        yield
+    finally:
+        raw.execute("PRAGMA foreign_keys=ON")
 
 
 @contextmanager

@@ -65,6 +65,16 @@ def test_backend_specific_ddl_survives(engine: Engine) -> None:
             assert columns["created_at"]["type"].timezone is True  # type: ignore[attr-defined]
 
 
+def test_sqlite_foreign_keys_enforced_again_after_upgrade(tmp_path: Path) -> None:
+    fresh = make_engine(f"sqlite:///{tmp_path / 'fresh.db'}", pool_size=1)
+    try:
+        upgrade_schema(fresh)
+        with fresh.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
+    finally:
+        fresh.dispose()
+
+
 def test_schema_check_on_fresh_database(tmp_path: Path) -> None:
     fresh = make_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
     try:
