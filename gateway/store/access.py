@@ -50,11 +50,13 @@ class UserAccess:
 
 
 def integration_enabled(conn: Connection, tenant_id: str) -> bool:
-    """Whether group-based mappings apply: the integration exists and is enabled (rule 9)."""
+    """Whether group-based mappings apply: not while an admin has disabled the
+    integration (rule 9). A tenant fed only by SCIM push has no integration row,
+    and its groups still give tags."""
     enabled = conn.execute(
         select(_integrations.c.enabled).where(_integrations.c.tenant_id == tenant_id)
     ).scalar_one_or_none()
-    return bool(enabled)
+    return enabled is None or bool(enabled)
 
 
 def effective_access(

@@ -14,6 +14,9 @@ from sqlalchemy.engine import make_url
 def make_engine(database_url: str, **kwargs: Any) -> Engine:
     """Create the engine; SQLite gets WAL, foreign keys and a busy timeout."""
     url = make_url(database_url)
+    # Database errors then never carry bound values (ciphertexts, token hashes)
+    # into logs or exception messages.
+    kwargs.setdefault("hide_parameters", True)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)

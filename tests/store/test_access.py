@@ -48,10 +48,15 @@ def test_disabling_the_integration_suspends_tags_and_sites_until_enabled(world: 
     assert world.access() == before
 
 
-def test_without_an_integration_there_are_no_group_mappings(engine: Engine) -> None:
+def test_a_scim_only_tenant_without_an_integration_still_gets_group_tags(
+    engine: Engine,
+) -> None:
     tenant = create_tenant(engine, "Bare", actor="cli").id
     with write_transaction(engine) as conn:
-        ann = seed.user(conn, tenant, "ann@example.com")
+        ann = seed.user(conn, tenant, "ann@example.com", sources=("scim",))
         seed.tagged_group(conn, tenant, "g1", "Sales", [ann])
     with read_transaction(engine) as conn:
-        assert effective_access(conn, tenant, [ann])[ann].tags == ()
+        access = effective_access(conn, tenant, [ann])[ann]
+    assert access.tags == ("Sales",)
+    # Sites come only from an integration's preferences.
+    assert access.sites == ()
