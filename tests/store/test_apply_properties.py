@@ -18,9 +18,13 @@ from sqlalchemy import Engine, text
 from gateway.identity.emails import email_key
 from gateway.identity.model import Source, SourceGroup, SourceUser
 from gateway.identity.rules import TAG_NAME_MAX_LENGTH, tag_name_for_group
-from gateway.store.engine import make_engine
+from gateway.store.access import UserAccess, effective_access
+from gateway.store.engine import make_engine, read_transaction
+from gateway.store.integrations import Preferences, SiteGrantSpec, save_preferences, set_enabled
 from gateway.store.migrate import upgrade_schema
+from gateway.store.sites import create_site
 from gateway.store.teams import add_member, create_team
+from tests import store_seed as seed
 from tests.store.apply_helpers import changed, new_tenant, snapshot, user_count
 
 ADDRESSES = ["a@x.com", "A@X.com ", "b@x.com", "c@x.com", "", "not-an-address"]
@@ -298,3 +302,39 @@ def test_graph_and_scim_never_remove_each_others_memberships(store: Engine, step
             {"t": tenant},
         ).all()
     assert sorted(after) == sorted(scim_rows)
+
+
+@PROPERTY_SETTINGS
+@given(steps=steps_strategy)
+def test_disable_then_enable_restores_the_same_mappings(store: Engine, steps: list[Step]) -> None:
+    tenant = new_tenant(store)
+    seed.integration(store, seed.secret_box(), tenant)
+    site = create_site(store, tenant, "Frankfurt", actor="admin").id
+    save_preferences(store, tenant, Preferences(True, (), (SiteGrantSpec(site, True),)), actor="a")
+    for step in steps:
+        snapshot(
+            store,
+            tenant,
+            step.users,
+            step.groups,
+            complete=step.complete,
+            confirm_deactivations=True,
+        )
+    user_ids = _user_ids(store, tenant)
+    before = _access(store, tenant, user_ids)
+
+    set_enabled(store, tenant, False, actor="admin")
+    suspended = _access(store, tenant, user_ids)
+    set_enabled(store, tenant, True, actor="admin")
+
+    # Disabling keeps users and team memberships, and suspends tags and sites.
+    assert {uid: a.teams for uid, a in suspended.items()} == {
+        uid: a.teams for uid, a in before.items()
+    }
+    assert all(a.tags == () and a.sites == () for a in suspended.values())
+    assert _access(store, tenant, user_ids) == before
+
+
+def _access(engine: Engine, tenant: str, user_ids: list[int]) -> dict[int, UserAccess]:
+    with read_transaction(engine) as conn:
+        return effective_access(conn, tenant, user_ids)
