@@ -27,7 +27,9 @@ class Settings(BaseSettings):
         default=None,
         description="Comma-separated encryption keys, newest first (URL-safe base64, 32 bytes).",
     )
-    var_dir: Path = Field(default=DEFAULT_VAR_DIR, description="Where SQLite and its key file live.")
+    var_dir: Path = Field(
+        default=DEFAULT_VAR_DIR, description="Where SQLite and its key file live."
+    )
     public_url: str = Field(default="http://127.0.0.1:8000", description="External base URL.")
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     page_size_max: int = Field(default=500, ge=1)

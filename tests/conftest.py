@@ -33,8 +33,11 @@ def postgres_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this test session, dropped at the end."""
     admin_url = make_url(_pg_admin_url())
     try:
-        admin = make_engine(admin_url.render_as_string(hide_password=False),
-                            isolation_level="AUTOCOMMIT", pool_size=1)
+        admin = make_engine(
+            admin_url.render_as_string(hide_password=False),
+            isolation_level="AUTOCOMMIT",
+            pool_size=1,
+        )
         with admin.connect() as conn:
             conn.execute(text("SELECT 1"))
     except Exception as exc:

@@ -370,6 +370,7 @@ class _ApplyRun:
             "SELECT COUNT(*) FROM users WHERE tenant_id = :t AND active"
         )
         self.team_id = self._ensure_entra_team()
+        self._refresh_statistics("stg_users", "stg_groups", "stg_members", "stg_users_unusable")
         self._prepare()
         self._unlink_users()
         self._match_users()
@@ -381,6 +382,7 @@ class _ApplyRun:
         self._apply_activation()
         self._apply_groups()
         self._apply_tags()
+        self._refresh_statistics("user_sources", "groups", "group_memberships")
         self._apply_group_memberships()
         self._apply_team_memberships()
         if self.options.collect_changes or self.options.dry_run:
@@ -456,6 +458,13 @@ class _ApplyRun:
         return written
 
     # -- steps ---------------------------------------------------------------
+
+    def _refresh_statistics(self, *tables: str) -> None:
+        """PostgreSQL never analyses temporary tables by itself, and a bulk load
+        inside this transaction leaves the planner's row counts stale; without
+        fresh ones it picks nested loops that are quadratic at 100k users."""
+        if self.dialect == "postgresql":
+            self.conn.exec_driver_sql(f"ANALYZE {', '.join(tables)}")
 
     def _lock_tenant(self) -> None:
         """Serialise applies per tenant (SQLite already holds its write lock)."""
