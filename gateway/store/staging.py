@@ -21,6 +21,7 @@ STAGING_TABLES: dict[str, str] = {
         user_name_key VARCHAR(320) NOT NULL,
         display_name VARCHAR(256),
         enabled BOOLEAN NOT NULL,
+        fingerprint BIGINT,
         user_id BIGINT,
         skip BOOLEAN NOT NULL DEFAULT FALSE,
         created BOOLEAN NOT NULL DEFAULT FALSE
@@ -82,6 +83,7 @@ STAGED_COLUMNS: dict[str, tuple[str, ...]] = {
         "user_name_key",
         "display_name",
         "enabled",
+        "fingerprint",
     ),
     "stg_user_removals": ("external_id",),
     "stg_users_unusable": ("external_id", "enabled"),

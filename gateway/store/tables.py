@@ -157,6 +157,26 @@ class UserSource(SQLModel, table=True):
     tenant_id: str = Field(sa_column=_tenant_of_parent())
     external_id: str = Field(sa_column=Column(String(64), nullable=False))
     enabled: bool = Field(nullable=False)
+    # Hash of the source's record as last applied in full; a snapshot skips
+    # users whose record hashes the same. NULL forces the next apply.
+    fingerprint: int | None = Field(default=None, sa_column=Column(BigInteger))
+
+
+class SourceState(SQLModel, table=True):
+    """Per tenant and source: a generation bumped by every apply, so a snapshot
+    diffed against the store can tell that someone applied in between."""
+
+    __tablename__ = "source_states"
+
+    tenant_id: str = Field(
+        sa_column=Column(String(32), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    )
+    source: str = Field(sa_column=Column(String(16), primary_key=True))
+    generation: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    # Rows the source owned in the Entra team when its last apply committed;
+    # fewer now means an admin removed some, and the next apply looks at all.
+    team_members: int | None = Field(default=None, sa_column=Column(BigInteger))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
 
 
 class Tag(SQLModel, table=True):

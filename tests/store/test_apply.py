@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import Engine, text
 
 from gateway.identity.model import Source, SourceUser, WarningCode
 from gateway.identity.rules import ENTRA_TEAM_NAME
-from gateway.store.apply import ApplyStatus, apply_changes
+from gateway.store.apply import ApplyStatus, StaleSnapshotError, apply_changes, sync_batch
 from gateway.store.teams import add_member, create_team, remove_member
 from tests.store.apply_helpers import (
     changed,
@@ -595,3 +596,41 @@ def test_disable_applies_even_when_the_address_is_unusable(engine: Engine) -> No
 
     assert result.counts["user_deactivated"] == 1
     assert not users_by_email(engine, tenant)["user1@contoso.com"].active
+
+
+def test_user_restored_after_an_unusable_disabled_record_is_enabled_again(
+    engine: Engine,
+) -> None:
+    tenant = new_tenant(engine)
+    snapshot(engine, tenant, [person(1)])
+    snapshot(engine, tenant, [SourceUser("oid-1", None, "user1@contoso.com", "U", False, "oid-1")])
+
+    # The very record that was applied before comes back: it must be applied again.
+    result = snapshot(engine, tenant, [person(1)])
+
+    assert result.counts["user_reactivated"] == 1
+    assert users_by_email(engine, tenant)["user1@contoso.com"].active
+
+
+def test_snapshot_is_refused_when_the_source_was_applied_while_it_was_staged(
+    engine: Engine,
+) -> None:
+    tenant = new_tenant(engine)
+    snapshot(engine, tenant, [person(1)])
+
+    with sync_batch(engine, tenant, Source.GRAPH, snapshot=True) as batch:
+        batch.add_users([person(1), person(2)])
+        apply_changes(engine, tenant, Source.GRAPH, removed_users=["oid-1"])
+        with pytest.raises(StaleSnapshotError, match="run the sync again"):
+            batch.apply()
+
+    assert set(users_by_email(engine, tenant)) == {"user1@contoso.com"}
+
+
+def test_a_snapshot_names_whole_groups_not_member_changes(engine: Engine) -> None:
+    tenant = new_tenant(engine)
+    with (
+        sync_batch(engine, tenant, Source.GRAPH, snapshot=True) as batch,
+        pytest.raises(TypeError, match="change batches"),
+    ):
+        batch.add_members([("g1", "oid-1")])

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: None
-Create Date: 2026-11-25 21:30:48.589751
+Create Date: 2026-11-25 21:37:26.844781
 """
 
 from __future__ import annotations
@@ -113,6 +113,16 @@ def upgrade() -> None:
     with op.batch_alter_table("sites", schema=None) as batch_op:
         batch_op.create_index("ux_sites_tenant_name", ["tenant_id", "name_key"], unique=True)
 
+    op.create_table(
+        "source_states",
+        sa.Column("tenant_id", sa.String(length=32), nullable=False),
+        sa.Column("source", sa.String(length=16), nullable=False),
+        sa.Column("generation", sa.BigInteger(), nullable=False),
+        sa.Column("team_members", sa.BigInteger(), nullable=True),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["tenant_id"], ["tenants.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("tenant_id", "source"),
+    )
     op.create_table(
         "sync_runs",
         sa.Column(
@@ -263,6 +273,7 @@ def upgrade() -> None:
         sa.Column("tenant_id", sa.String(length=32), nullable=False),
         sa.Column("external_id", sa.String(length=64), nullable=False),
         sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("fingerprint", sa.BigInteger(), nullable=True),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("user_id", "source"),
         sqlite_with_rowid=False,
@@ -327,6 +338,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_sync_runs_tenant")
 
     op.drop_table("sync_runs")
+    op.drop_table("source_states")
     with op.batch_alter_table("sites", schema=None) as batch_op:
         batch_op.drop_index("ux_sites_tenant_name")
 
