@@ -8,6 +8,7 @@ common, which is where the rules are easy to get wrong.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import suppress
 from dataclasses import dataclass
 
 import pytest
@@ -15,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, text
 
+from gateway.errors import NotFoundError
 from gateway.identity.emails import email_key
 from gateway.identity.model import Source, SourceGroup, SourceUser
 from gateway.identity.rules import TAG_NAME_MAX_LENGTH, tag_name_for_group
@@ -23,7 +25,7 @@ from gateway.store.engine import make_engine, read_transaction
 from gateway.store.integrations import Preferences, SiteGrantSpec, save_preferences, set_enabled
 from gateway.store.migrate import upgrade_schema
 from gateway.store.sites import create_site
-from gateway.store.teams import add_member, create_team
+from gateway.store.teams import add_member, create_team, remove_member
 from tests import store_seed as seed
 from tests.store.apply_helpers import changed, new_tenant, snapshot, user_count
 
@@ -107,11 +109,16 @@ def test_invariants_hold_after_every_step(store: Engine, steps: list[Step]) -> N
         assert user_count(store, tenant) >= users_before
         users_before = user_count(store, tenant)
         _assert_consistent(store, tenant, manual_team, manual)
-        # An admin adds somebody to a manual team between syncs.
+        # Between syncs an admin adds somebody to a manual team, and takes the
+        # first user out of the Entra team (the next sync puts them back).
         newest = _user_ids(store, tenant)
         if newest:
             add_member(store, tenant, manual_team, newest[-1], actor="admin")
             manual.add(newest[-1])
+            entra_team = _entra_team_id(store, tenant)
+            if entra_team is not None:
+                with suppress(NotFoundError):
+                    remove_member(store, tenant, entra_team, newest[0], actor="admin")
 
     last = steps[-1]
     again = snapshot(store, tenant, last.users, last.groups, confirm_deactivations=True)
@@ -215,6 +222,15 @@ def _first_by_external_id(users: list[SourceUser]) -> dict[str, SourceUser]:
     for user in users:
         first.setdefault(user.external_id, user)
     return first
+
+
+def _entra_team_id(engine: Engine, tenant: str) -> int | None:
+    with engine.connect() as conn:
+        team_id = conn.execute(
+            text("SELECT id FROM teams WHERE tenant_id = :t AND system_key = 'entra'"),
+            {"t": tenant},
+        ).scalar()
+    return None if team_id is None else int(team_id)
 
 
 def _user_ids(engine: Engine, tenant: str) -> list[int]:
