@@ -54,6 +54,7 @@ from gateway.store.tables import UtcDateTime, utcnow
 
 _LOAD_CHUNK = 5000
 _MAX_CONFLICT_ROUNDS = 1000
+_BULK_ROWS = 10_000
 
 _PARAM_TYPES: dict[str, Any] = {
     "t": String(),
@@ -454,9 +455,15 @@ class _ApplyRun:
         self._apply_activation()
         self._apply_groups()
         self._apply_tags()
-        self._refresh_statistics("user_sources", "groups", "group_memberships")
+        if self._is_bulk():
+            self._refresh_statistics("users", "user_sources", "groups", "group_memberships")
         self._apply_group_memberships()
+        self._refresh_statistics("stg_affected", "stg_users")
         self._apply_team_memberships()
+        if self._is_bulk():
+            # The next apply plans against these tables right away, before
+            # autovacuum would have looked at them.
+            self._refresh_statistics("team_memberships", "tags")
         if self.options.collect_changes or self.options.dry_run:
             self.changes = self._read_changes()
         return self.result(ApplyStatus.APPLIED)
@@ -530,6 +537,11 @@ class _ApplyRun:
         return written
 
     # -- steps ---------------------------------------------------------------
+
+    def _is_bulk(self) -> bool:
+        """Whether this batch may change table sizes enough to mislead the planner."""
+        staged = sum(self.batch._staged.values())
+        return staged >= _BULK_ROWS
 
     def _refresh_statistics(self, *tables: str) -> None:
         """PostgreSQL never analyses temporary tables by itself, and a bulk load
@@ -1179,31 +1191,30 @@ class _ApplyRun:
         go, so when the count is what the last apply left, the rows still match
         the links and only the users this batch touched need a look.
         """
-        candidates = "user_sources us"
-        members = "team_memberships tm"
+        touched = ""
         if self.team_was_complete:
-            touched = """(SELECT user_id FROM stg_affected
-                          UNION SELECT user_id FROM stg_users WHERE created) touched"""
-            candidates = f"{touched} CROSS JOIN user_sources us"
-            members = f"{touched} CROSS JOIN team_memberships tm"
-        scoped = "AND us.user_id = touched.user_id" if self.team_was_complete else ""
+            touched = """AND {column} IN (
+                SELECT user_id FROM stg_affected
+                UNION SELECT user_id FROM stg_users WHERE created)"""
         self._run(
             f"""
             INSERT INTO stg_team_add (user_id)
-            SELECT us.user_id FROM {candidates}
-            WHERE us.tenant_id = :t AND us.source = :s AND us.enabled {scoped}
+            SELECT us.user_id FROM user_sources us
+            WHERE us.tenant_id = :t AND us.source = :s AND us.enabled
+              {touched.format(column="us.user_id")}
               AND NOT EXISTS (
                 SELECT 1 FROM team_memberships tm
                 WHERE tm.team_id = :team AND tm.user_id = us.user_id AND tm.owner = :s)
             """,
             team=self.team_id,
         )
-        scoped = "AND tm.user_id = touched.user_id" if self.team_was_complete else ""
         self._run(
             f"""
             INSERT INTO stg_team_remove (user_id)
-            SELECT tm.user_id FROM {members}
-            WHERE tm.team_id = :team AND tm.owner = :s {scoped} AND NOT EXISTS (
+            SELECT tm.user_id FROM team_memberships tm
+            WHERE tm.team_id = :team AND tm.owner = :s
+              {touched.format(column="tm.user_id")}
+              AND NOT EXISTS (
                 SELECT 1 FROM user_sources us
                 WHERE us.user_id = tm.user_id AND us.source = :s AND us.enabled)
             """,
