@@ -1,0 +1,123 @@
+"""SQL helpers shared by the apply steps: typed binds, JSON built in SQL, audit rows."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import BigInteger, Boolean, Connection, String, TextClause, bindparam, text
+
+from gateway.identity.model import SyncWarning
+from gateway.store.apply.results import ApplyOptions
+from gateway.store.tables import UtcDateTime
+
+if TYPE_CHECKING:
+    from gateway.store.apply.batch import SyncBatch
+
+_PARAM_TYPES: dict[str, Any] = {
+    "t": String(),
+    "s": String(),
+    "actor": String(),
+    "now": UtcDateTime(),
+    "run_id": BigInteger(),
+    "team": BigInteger(),
+    "complete": Boolean(),
+}
+
+
+class SqlSteps:
+    """State and helpers of one apply; the step mixins build on it."""
+
+    conn: Connection
+    batch: SyncBatch
+    options: ApplyOptions
+    dialect: str
+    counts: dict[str, int]
+    warnings: list[SyncWarning]
+    params: dict[str, Any]
+
+    def _sql(self, sql: str) -> TextClause:
+        # Typed binds let PostgreSQL infer parameters used in SELECT lists.
+        clause = text(sql)
+        typed = [
+            bindparam(name, type_=type_)
+            for name, type_ in _PARAM_TYPES.items()
+            if re.search(rf":{name}\b", sql)
+        ]
+        return clause.bindparams(*typed) if typed else clause
+
+    def _run(self, sql: str, **extra: Any) -> int:
+        result = self.conn.execute(self._sql(sql), {**self.params, **extra})
+        return max(result.rowcount, 0)
+
+    def _scalar(self, sql: str, **extra: Any) -> int:
+        value = self.conn.execute(self._sql(sql), {**self.params, **extra}).scalar()
+        return int(value or 0)
+
+    def _rows(self, sql: str, **extra: Any) -> Iterator[Any]:
+        return iter(self.conn.execute(self._sql(sql), {**self.params, **extra}).all())
+
+    def _count(self, key: str, value: int) -> None:
+        self.counts[key] = self.counts.get(key, 0) + value
+
+    def _json(self, **fields: str) -> str:
+        """A JSON object built in SQL from column expressions."""
+        function = "json_object" if self.dialect == "sqlite" else "json_build_object"
+        args = ", ".join(f"'{key}', {expr}" for key, expr in fields.items())
+        return f"{function}({args})"
+
+    def _bool(self, expr: str) -> str:
+        """A boolean expression as a JSON boolean (SQLite would give 0/1)."""
+        if self.dialect == "sqlite":
+            return f"json(CASE WHEN {expr} THEN 'true' ELSE 'false' END)"
+        return expr
+
+    def _audit(
+        self,
+        action: str,
+        subject_type: str,
+        subject_id: str,
+        from_where: str,
+        *,
+        before: str = "NULL",
+        after: str = "NULL",
+    ) -> int:
+        """Write one audit entry per row of ``from_where``; returns how many.
+
+        Rows go in subject order, so the subject index grows at its end rather
+        than at random places (a third of the cost of a 100k-user import).
+        """
+        written = self._run(
+            f"""
+            INSERT INTO audit_log
+                (tenant_id, at, actor, action, subject_type, subject_id, run_id, before, after)
+            SELECT CAST(:t AS VARCHAR(32)), :now, CAST(:actor AS VARCHAR(64)),
+                   '{action}', '{subject_type}', CAST({subject_id} AS VARCHAR(64)),
+                   CAST(:run_id AS BIGINT), {before}, {after}
+            {from_where}
+            ORDER BY 6
+            """
+        )
+        key = action.replace(".", "_")
+        self._count(key, written)
+        return written
+
+    def _refresh_statistics(self, *tables: str) -> None:
+        """PostgreSQL never analyses temporary tables by itself, and a bulk load
+        inside this transaction leaves the planner's row counts stale; without
+        fresh ones it picks nested loops that are quadratic at 100k users."""
+        if self.dialect == "postgresql":
+            self.conn.exec_driver_sql(f"ANALYZE {', '.join(tables)}")
+
+
+def json_text(value: dict[str, Any]) -> str:
+    return json.dumps(value)
+
+
+def parse_json(value: Any) -> Any:
+    """JSON columns come back parsed from PostgreSQL and as text from raw SQLite reads."""
+    if isinstance(value, str):
+        return json.loads(value)
+    return value
