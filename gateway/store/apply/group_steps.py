@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.store.apply.sql import SqlSteps, json_text
+from gateway.store.apply.sql import SqlSteps
 
 
 class GroupSteps(SqlSteps):
@@ -118,7 +118,7 @@ class GroupSteps(SqlSteps):
                     k=new_key,
                     id=tag_id,
                 )
-                self._audit_tag_rename(tag_id, old_name, new_name)
+                self._audit_tag_rename(tag_id, old_name)
             else:
                 self._run("UPDATE groups SET tag_id = NULL WHERE id = :g", g=group_id)
         # Groups without a tag (new, or just moved off one) get theirs by name.
@@ -156,18 +156,17 @@ class GroupSteps(SqlSteps):
         self._audit("tag.removed", "tag", "t.id", orphans, before=self._json(name="t.name"))
         self._run(f"DELETE FROM tags WHERE id IN (SELECT t.id {orphans})")
 
-    def _audit_tag_rename(self, tag_id: int, old_name: str, new_name: str) -> None:
-        self._run(
-            """
-            INSERT INTO audit_log
-                (tenant_id, at, actor, action, subject_type, subject_id, run_id, before, after)
-            VALUES (:t, :now, :actor, 'tag.renamed', 'tag', :id, :run_id, :before, :after)
-            """,
-            id=str(tag_id),
-            before=json_text({"name": old_name}),
-            after=json_text({"name": new_name}),
+    def _audit_tag_rename(self, tag_id: int, old_name: str) -> None:
+        self._audit(
+            "tag.renamed",
+            "tag",
+            "t.id",
+            "FROM tags t WHERE t.id = :tag",
+            before=self._json(name="CAST(:old_name AS VARCHAR(29))"),
+            after=self._json(name="t.name"),
+            tag=tag_id,
+            old_name=old_name,
         )
-        self._count("tag_renamed", 1)
 
     def _apply_group_memberships(self) -> None:
         self._run(

@@ -46,6 +46,8 @@ class SqlSteps:
             for name, type_ in _PARAM_TYPES.items()
             if re.search(rf":{name}\b", sql)
         ]
+        if re.search(r":ids\b", sql):
+            typed.append(bindparam("ids", expanding=True))
         return clause.bindparams(*typed) if typed else clause
 
     def _run(self, sql: str, **extra: Any) -> int:
@@ -83,6 +85,7 @@ class SqlSteps:
         *,
         before: str = "NULL",
         after: str = "NULL",
+        **extra: Any,
     ) -> int:
         """Write one audit entry per row of ``from_where``; returns how many.
 
@@ -98,7 +101,8 @@ class SqlSteps:
                    CAST(:run_id AS BIGINT), {before}, {after}
             {from_where}
             ORDER BY 6
-            """
+            """,
+            **extra,
         )
         key = action.replace(".", "_")
         self._count(key, written)
@@ -110,10 +114,6 @@ class SqlSteps:
         fresh ones it picks nested loops that are quadratic at 100k users."""
         if self.dialect == "postgresql":
             self.conn.exec_driver_sql(f"ANALYZE {', '.join(tables)}")
-
-
-def json_text(value: dict[str, Any]) -> str:
-    return json.dumps(value)
 
 
 def parse_json(value: Any) -> Any:

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import BindParameter, bindparam
-
 from gateway.identity.model import SyncWarning, WarningCode
 from gateway.identity.rules import deactivation_needs_confirmation
 from gateway.store.apply.results import NeedsConfirmationSignal
@@ -177,18 +173,17 @@ class UserSteps(SqlSteps):
             self._count("users_skipped", 1)
 
     def _release_addresses(self, user_ids: list[int]) -> None:
-        ids: BindParameter[Any] = bindparam("ids", expanding=True)
-        audit = """
-            INSERT INTO audit_log
-                (tenant_id, at, actor, action, subject_type, subject_id, run_id, before, after)
-            SELECT tenant_id, :now, :actor, 'user.email_released', 'user',
-                   CAST(id AS VARCHAR(64)), :run_id, {before}, NULL
-            FROM users WHERE id IN :ids
-        """.format(before=self._json(primary_email="primary_email"))
-        release = "UPDATE users SET email_key = NULL, updated_at = :now WHERE id IN :ids"
-        for sql in (audit, release):
-            self.conn.execute(self._sql(sql).bindparams(ids), {**self.params, "ids": user_ids})
-        self._count("user_email_released", len(user_ids))
+        self._audit(
+            "user.email_released",
+            "user",
+            "u.id",
+            "FROM users u WHERE u.tenant_id = :t AND u.id IN :ids",
+            before=self._json(primary_email="u.primary_email"),
+            ids=user_ids,
+        )
+        self._run(
+            "UPDATE users SET email_key = NULL, updated_at = :now WHERE id IN :ids", ids=user_ids
+        )
 
     def _skip_taken_object_ids(self) -> None:
         # A new Entra object id already held by another user cannot be created twice.
