@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, Engine, insert
 
-from gateway.crypto import Secret, SecretBox, generate_key
+from gateway.crypto import Secret, SecretBox, client_secret_aad, generate_key
 from gateway.identity.emails import email_key
 from gateway.identity.rules import ENTRA_TEAM_KEY, ENTRA_TEAM_NAME, name_key
 from gateway.store.access import UserAccess, effective_access
@@ -41,6 +41,31 @@ def credentials(secret: str = SECRET_VALUE) -> EntraCredentials:
         client_secret=Secret(secret),
         cloud="global",
     )
+
+
+def encrypted_integration(
+    conn: Connection, box: SecretBox, tenant_id: str, secret: str = SECRET_VALUE
+) -> str:
+    """An integration row with ``secret`` under the box's newest key, written
+    directly (the tenant must exist); returns the key id."""
+    ciphertext, key_id = box.encrypt(secret, aad=client_secret_aad(tenant_id))
+    conn.execute(
+        insert(table("integrations")).values(
+            tenant_id=tenant_id,
+            entra_tenant_id="e",
+            client_id="c",
+            secret_ciphertext=ciphertext,
+            secret_key_id=key_id,
+            cloud="global",
+            status="not_validated",
+            enabled=True,
+            sync_enabled=False,
+            sync_interval_minutes=40,
+            created_at=utcnow(),
+            updated_at=utcnow(),
+        )
+    )
+    return key_id
 
 
 def integration(engine: Engine, box: SecretBox, tenant_id: str) -> IntegrationRecord:

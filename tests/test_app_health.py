@@ -17,12 +17,13 @@ from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
 from gateway.app import UnhandledErrorMiddleware, create_app
-from gateway.crypto import KeyConfigError, SecretBox, client_secret_aad, generate_key
+from gateway.crypto import KeyConfigError, SecretBox, generate_key
 from gateway.observability import JsonFormatter, KeyValueFormatter, scrub
 from gateway.settings import Settings
 from gateway.store.engine import make_engine
 from gateway.store.migrate import SchemaNotCurrentError, upgrade_schema
 from gateway.store.tables import metadata, utcnow
+from tests import store_seed as seed
 
 pytestmark = pytest.mark.anyio
 
@@ -189,27 +190,11 @@ async def test_startup_refuses_keys_that_do_not_cover_store(tmp_path: Path) -> N
     old_key = generate_key()
     settings = _settings(tmp_path, keys=old_key)
     engine = make_engine(settings.database_url)
-    ciphertext, key_id = SecretBox.from_keys([old_key]).encrypt("s", aad=client_secret_aad("t1"))
     with engine.begin() as conn:
         conn.execute(
             insert(metadata.tables["tenants"]).values(id="t1", name="t", created_at=utcnow())
         )
-        conn.execute(
-            insert(metadata.tables["integrations"]).values(
-                tenant_id="t1",
-                entra_tenant_id="e",
-                client_id="c",
-                secret_ciphertext=ciphertext,
-                secret_key_id=key_id,
-                cloud="global",
-                status="not_validated",
-                enabled=True,
-                sync_enabled=False,
-                sync_interval_minutes=40,
-                created_at=utcnow(),
-                updated_at=utcnow(),
-            )
-        )
+        key_id = seed.encrypted_integration(conn, SecretBox.from_keys([old_key]), "t1", "s")
     engine.dispose()
     new_key = generate_key()
     app = create_app(_settings(tmp_path, migrate=False, keys=new_key))

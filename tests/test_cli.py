@@ -15,14 +15,13 @@ from pathlib import Path
 import httpx
 import pytest
 from click.testing import CliRunner, Result
-from sqlalchemy import insert
 
 from gateway.cli import main
-from gateway.crypto import SecretBox, client_secret_aad, generate_key
+from gateway.crypto import SecretBox, generate_key
 from gateway.store.engine import make_engine
-from gateway.store.tables import metadata, utcnow
 from gateway.store.tenants import get_tenant
 from gateway.store.tokens import authenticate
+from tests import store_seed as seed
 
 
 @pytest.fixture
@@ -146,27 +145,11 @@ def test_token_create_unknown_tenant(migrated: dict[str, str]) -> None:
 
 
 def _store_secret(database_url: str, key: str, tenant_id: str) -> str:
-    ciphertext, key_id = SecretBox.from_keys([key]).encrypt(
-        "client-secret", aad=client_secret_aad(tenant_id)
-    )
     engine = make_engine(database_url)
     try:
         with engine.begin() as conn:
-            conn.execute(
-                insert(metadata.tables["integrations"]).values(
-                    tenant_id=tenant_id,
-                    entra_tenant_id="e",
-                    client_id="c",
-                    secret_ciphertext=ciphertext,
-                    secret_key_id=key_id,
-                    cloud="global",
-                    status="not_validated",
-                    enabled=True,
-                    sync_enabled=False,
-                    sync_interval_minutes=40,
-                    created_at=utcnow(),
-                    updated_at=utcnow(),
-                )
+            key_id = seed.encrypted_integration(
+                conn, SecretBox.from_keys([key]), tenant_id, "client-secret"
             )
     finally:
         engine.dispose()

@@ -25,6 +25,7 @@ from gateway.crypto import (
 )
 from gateway.settings import Settings
 from gateway.store.tables import metadata, utcnow
+from tests import store_seed as seed
 
 tenants = metadata.tables["tenants"]
 integrations = metadata.tables["integrations"]
@@ -212,25 +213,9 @@ def test_production_requires_keys(tmp_path: Path) -> None:
 
 
 def _add_integration(engine: Engine, box: SecretBox, tenant_id: str, secret: str) -> None:
-    ciphertext, key_id = box.encrypt(secret, aad=client_secret_aad(tenant_id))
     with engine.begin() as conn:
         conn.execute(insert(tenants).values(id=tenant_id, name=tenant_id, created_at=utcnow()))
-        conn.execute(
-            insert(integrations).values(
-                tenant_id=tenant_id,
-                entra_tenant_id="e",
-                client_id="c",
-                secret_ciphertext=ciphertext,
-                secret_key_id=key_id,
-                cloud="global",
-                status="not_validated",
-                enabled=True,
-                sync_enabled=False,
-                sync_interval_minutes=40,
-                created_at=utcnow(),
-                updated_at=utcnow(),
-            )
-        )
+        seed.encrypted_integration(conn, box, tenant_id, secret)
 
 
 def _stored(engine: Engine) -> dict[str, tuple[bytes, str]]:

@@ -6,15 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, RowMapping, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, Engine, RowMapping, select
 
-from gateway.errors import ConflictError, ValidationFailedError
-from gateway.identity.rules import name_key
-from gateway.store import audit
-from gateway.store.engine import read_transaction, write_transaction
-from gateway.store.queries import chunks, is_unique_violation, table
-from gateway.store.tables import utcnow
+from gateway.store.engine import read_transaction
+from gateway.store.named import clean_name, create_named
+from gateway.store.queries import chunks, table
 
 _sites = table("sites")
 
@@ -30,47 +26,16 @@ class SiteRecord:
 
 def clean_site_name(name: str) -> str:
     """The name as stored: trimmed, 1 to 100 characters."""
-    cleaned = name.strip()
-    if not cleaned or len(cleaned) > SITE_NAME_MAX:
-        raise ValidationFailedError(
-            f"Site name must be 1 to {SITE_NAME_MAX} characters (not blank).",
-            details=[{"field": "name", "message": "length out of range"}],
-        )
-    return cleaned
+    return clean_name(name, what="Site", max_length=SITE_NAME_MAX)
 
 
 def create_site(engine: Engine, tenant_id: str, name: str, *, actor: str) -> SiteRecord:
     """Create a site; a name already used in the tenant (any case) raises :class:`ConflictError`."""
     cleaned = clean_site_name(name)
-    key = name_key(cleaned)
-    now = utcnow()
-    try:
-        with write_transaction(engine) as conn:
-            taken = conn.execute(
-                select(_sites.c.id).where(_sites.c.tenant_id == tenant_id, _sites.c.name_key == key)
-            ).first()
-            if taken is not None:
-                raise _name_taken(cleaned)
-            site_id = conn.execute(
-                insert(_sites)
-                .values(tenant_id=tenant_id, name=cleaned, name_key=key, created_at=now)
-                .returning(_sites.c.id)
-            ).scalar_one()
-            audit.record(
-                conn,
-                tenant_id=tenant_id,
-                actor=actor,
-                action="site.created",
-                subject_type="site",
-                subject_id=str(site_id),
-                after={"name": cleaned},
-            )
-    except IntegrityError as exc:
-        # Two concurrent creates on PostgreSQL: the unique index decides.
-        if is_unique_violation(exc):
-            raise _name_taken(cleaned) from None
-        raise
-    return SiteRecord(id=site_id, name=cleaned, created_at=now)
+    site_id, created_at = create_named(
+        engine, _sites, tenant_id, cleaned, actor=actor, subject_type="site"
+    )
+    return SiteRecord(id=site_id, name=cleaned, created_at=created_at)
 
 
 def list_sites(engine: Engine, tenant_id: str) -> list[SiteRecord]:
@@ -90,13 +55,6 @@ def existing_site_ids(conn: Connection, tenant_id: str, site_ids: Sequence[int])
             ).scalars()
         )
     return found
-
-
-def _name_taken(name: str) -> ConflictError:
-    return ConflictError(
-        f"A site named {name!r} already exists in this tenant (names ignore case).",
-        details={"field": "name"},
-    )
 
 
 def _record(row: RowMapping) -> SiteRecord:

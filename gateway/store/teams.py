@@ -11,15 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, RowMapping, delete, insert, select, true
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, Engine, RowMapping, delete, select, true
 
-from gateway.errors import ConflictError, NotFoundError, ValidationFailedError
+from gateway.errors import ConflictError, NotFoundError
 from gateway.identity.model import MANUAL_OWNER
 from gateway.identity.rules import ENTRA_TEAM_NAME, name_key
 from gateway.store import audit
 from gateway.store.engine import read_transaction, write_transaction
-from gateway.store.queries import insert_if_absent, is_unique_violation, table
+from gateway.store.named import clean_name, create_named
+from gateway.store.queries import insert_if_absent, table
 from gateway.store.tables import utcnow
 
 _teams = table("teams")
@@ -58,13 +58,7 @@ class MembershipRemoval:
 
 def clean_team_name(name: str) -> str:
     """The name as stored: trimmed, 1 to 100 characters."""
-    cleaned = name.strip()
-    if not cleaned or len(cleaned) > TEAM_NAME_MAX:
-        raise ValidationFailedError(
-            f"Team name must be 1 to {TEAM_NAME_MAX} characters (not blank).",
-            details=[{"field": "name", "message": "length out of range"}],
-        )
-    return cleaned
+    return clean_name(name, what="Team", max_length=TEAM_NAME_MAX)
 
 
 def create_team(engine: Engine, tenant_id: str, name: str, *, actor: str) -> TeamRecord:
@@ -73,39 +67,15 @@ def create_team(engine: Engine, tenant_id: str, name: str, *, actor: str) -> Tea
     The name of the team sync maintains (rule 5) is reserved for it.
     """
     cleaned = clean_team_name(name)
-    key = name_key(cleaned)
-    if key == name_key(ENTRA_TEAM_NAME):
+    if name_key(cleaned) == name_key(ENTRA_TEAM_NAME):
         raise ConflictError(
             f"The team name {ENTRA_TEAM_NAME!r} is reserved for the team sync maintains.",
             details={"field": "name"},
         )
-    now = utcnow()
-    try:
-        with write_transaction(engine) as conn:
-            taken = conn.execute(
-                select(_teams.c.id).where(_teams.c.tenant_id == tenant_id, _teams.c.name_key == key)
-            ).first()
-            if taken is not None:
-                raise _name_taken(cleaned)
-            team_id = conn.execute(
-                insert(_teams)
-                .values(tenant_id=tenant_id, name=cleaned, name_key=key, created_at=now)
-                .returning(_teams.c.id)
-            ).scalar_one()
-            audit.record(
-                conn,
-                tenant_id=tenant_id,
-                actor=actor,
-                action="team.created",
-                subject_type="team",
-                subject_id=str(team_id),
-                after={"name": cleaned},
-            )
-    except IntegrityError as exc:
-        if is_unique_violation(exc):
-            raise _name_taken(cleaned) from None
-        raise
-    return TeamRecord(id=team_id, name=cleaned, system_key=None, created_at=now)
+    team_id, created_at = create_named(
+        engine, _teams, tenant_id, cleaned, actor=actor, subject_type="team"
+    )
+    return TeamRecord(id=team_id, name=cleaned, system_key=None, created_at=created_at)
 
 
 def list_teams(engine: Engine, tenant_id: str) -> list[TeamRecord]:
@@ -232,13 +202,6 @@ def _is_active_synced(conn: Connection, tenant_id: str, user_id: int) -> bool:
         .limit(1)
     ).first()
     return row is not None
-
-
-def _name_taken(name: str) -> ConflictError:
-    return ConflictError(
-        f"A team named {name!r} already exists in this tenant (names ignore case).",
-        details={"field": "name"},
-    )
 
 
 def _record(row: RowMapping) -> TeamRecord:
