@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Match, Route
 
 from gateway.admin.dispatch import build_route
 from gateway.admin.error_handlers import exception_handlers
@@ -25,4 +26,20 @@ def build_admin_app(services: Services) -> Starlette:
 
     routes: list[BaseRoute] = [Route("/openapi.json", openapi, methods=["GET"])]
     routes.extend(build_route(endpoint, services) for endpoint in ENDPOINTS)
-    return Starlette(routes=routes, exception_handlers=exception_handlers())
+
+    def method_not_allowed(request: Request, exc: Exception) -> Response:
+        # Each method of a path is its own route, so the router's 405 would
+        # name only one of them; RFC 9110 wants every method the path takes.
+        allowed = sorted(
+            method
+            for route in routes
+            if isinstance(route, Route) and route.matches(request.scope)[0] is not Match.NONE
+            for method in route.methods or ()
+        )
+        response = exception_handlers()[HTTPException](request, exc)
+        assert isinstance(response, Response)
+        response.headers["Allow"] = ", ".join(allowed)
+        return response
+
+    handlers = {**exception_handlers(), 405: method_not_allowed}
+    return Starlette(routes=routes, exception_handlers=handlers)

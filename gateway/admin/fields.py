@@ -75,11 +75,19 @@ Guid = Annotated[
         examples=["00000000-0000-0000-0000-000000000000"],
     ),
 ]
+_ENTRA_TENANT_PATTERN = (
+    r"^\s*(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+    r"|(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z][A-Za-z0-9-]{0,61}[A-Za-z0-9])"
+    r"\s*$"
+)
 EntraTenantId = Annotated[
     str,
     StringConstraints(max_length=253),
     AfterValidator(_entra_tenant),
-    Field(description="Directory (tenant) ID as a GUID, or a verified domain."),
+    Field(
+        description="Directory (tenant) ID as a GUID, or a verified domain.",
+        json_schema_extra={"pattern": _ENTRA_TENANT_PATTERN},
+    ),
 ]
 HttpsUrl = Annotated[
     str,
@@ -98,5 +106,11 @@ IdString = Annotated[
         json_schema_extra={"pattern": ID_PATTERN},
     ),
 ]
-Name100 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-Name200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# Names are trimmed, so the document says "not blank" rather than only "non-empty".
+_NOT_BLANK = Field(json_schema_extra={"pattern": r"\S"})
+Name100 = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), _NOT_BLANK
+]
+Name200 = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), _NOT_BLANK
+]

@@ -197,6 +197,13 @@ def test_unknown_route_and_wrong_method_are_json_errors(acme: Tenant) -> None:
     assert "GET" in wrong.headers["allow"]
 
 
+def test_wrong_method_names_every_method_the_path_takes(acme: Tenant) -> None:
+    wrong = acme.admin.raw("PATCH", f"/tenants/{acme.id}/teams")
+
+    assert_error(wrong, 405, "method_not_allowed")
+    assert wrong.headers["allow"] == "GET, HEAD, POST"
+
+
 def test_unexpected_failure_is_a_bare_500(
     services: Services, acme: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
