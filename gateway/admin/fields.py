@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
@@ -17,6 +18,9 @@ SECRET_LIFETIME_MAX = timedelta(days=730)
 _GUID = re.compile(GUID_PATTERN)
 _DOMAIN = re.compile(
     r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$"
+)
+_HOST = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
 )
 _API_VERSION_SUFFIX = re.compile(r"/(v1\.0|beta)$", re.IGNORECASE)
 
@@ -44,12 +48,27 @@ def _entra_tenant(value: str) -> str:
 
 
 def _https_root(value: str) -> str:
-    parts = urlsplit(value.strip())
-    if parts.scheme != "https" or not parts.hostname:
-        raise ValueError("must be an https:// URL with a host")
+    cleaned = value.strip()
+    if not cleaned.isascii() or any(ch.isspace() or not ch.isprintable() for ch in cleaned):
+        raise ValueError("must be an https:// URL in plain ASCII (punycode for other scripts)")
+    parts = urlsplit(cleaned)
+    if parts.scheme != "https" or not _is_host(parts.hostname or ""):
+        raise ValueError("must be an https:// URL with a host name or IP address")
     if parts.username or parts.password or parts.query or parts.fragment:
         raise ValueError("must not contain credentials, a query or a fragment")
-    return value.strip().rstrip("/")
+    try:
+        _ = parts.port
+    except ValueError:
+        raise ValueError("must have a port from 0 to 65535, if any") from None
+    return cleaned.rstrip("/")
+
+
+def _is_host(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return _HOST.fullmatch(host) is not None
+    return True
 
 
 def _graph_root(value: str) -> str:

@@ -95,6 +95,10 @@ def _in_days(days: int) -> str:
         ({"cloud": {"login_url": "http://login.test", "graph_url": "https://g.test"}}, "cloud"),
         ({"cloud": {"login_url": "https://l.test", "graph_url": "https://g.test/v1.0"}}, "cloud"),
         ({"cloud": {"login_url": "https://l.test"}}, "cloud"),
+        ({"cloud": {"login_url": "https://l.test", "graph_url": "https://\u0084"}}, "cloud"),
+        ({"cloud": {"login_url": "https://l .test", "graph_url": "https://g.test"}}, "cloud"),
+        ({"cloud": {"login_url": "https://l.test:99999", "graph_url": "https://g.test"}}, "cloud"),
+        ({"cloud": {"login_url": "https://_bad_.test", "graph_url": "https://g.test"}}, "cloud"),
         (
             {"cloud": {"login_url": "https://l.test", "graph_url": "https://g.test", "x": 1}},
             "cloud",
