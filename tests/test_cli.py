@@ -217,7 +217,27 @@ def _command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "gateway.cli"]
 
 
-def test_serve_answers_health_readiness_and_admin_api(env: dict[str, str], tmp_path: Path) -> None:
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def serve_env(
+    request: pytest.FixtureRequest, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> dict[str, str]:
+    """The environment of a served gateway: SQLite with its key file, or
+    PostgreSQL as production runs it, with GATEWAY_SECRET_KEYS."""
+    if request.param == "postgres":
+        production = {
+            "GATEWAY_DATABASE_URL": request.getfixturevalue("postgres_url"),
+            "GATEWAY_SECRET_KEYS": generate_key(),
+        }
+        for name, value in production.items():
+            monkeypatch.setenv(name, value)
+        env.update(production)
+    return env
+
+
+def test_serve_answers_health_readiness_and_admin_api(
+    serve_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = serve_env
     # The CLI writes into the same store the server then serves (serve upgrades first).
     assert run("db", "upgrade").exit_code == 0
     tenant_id = run("tenant", "create", "Acme").stdout.strip()
