@@ -108,10 +108,11 @@ class SqlSteps:
         self._count(key, written)
         return written
 
-    def _refresh_statistics(self, *tables: str) -> None:
+    def _refresh_planning(self, *tables: str) -> None:
         """PostgreSQL never analyses temporary tables by itself, and a bulk load
         inside this transaction leaves the planner's row counts stale; without
-        fresh ones it picks nested loops that are quadratic at 100k users."""
+        fresh ones it picks nested loops that are quadratic at 100k users.
+        (SQLite's steps fix their join order with CROSS JOIN instead.)"""
         if self.dialect == "postgresql":
             self.conn.exec_driver_sql(f"ANALYZE {', '.join(tables)}")
 
