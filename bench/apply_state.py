@@ -13,6 +13,7 @@ import argparse
 import json
 import random
 import resource
+import statistics
 import tempfile
 import time
 import uuid
@@ -26,6 +27,7 @@ from gateway.identity.model import Source, SourceGroup, SourceUser
 from gateway.store.apply import ApplyOptions, ApplyResult, apply_changes, apply_state
 from gateway.store.engine import make_engine
 from gateway.store.migrate import upgrade_schema
+from gateway.store.users import UserFilter, list_users
 
 
 class Tenant:
@@ -117,6 +119,16 @@ def _fresh_tenant(engine: Engine) -> str:
     return tenant_id
 
 
+def _listing_ms(engine: Engine, tenant_id: str, filters: UserFilter, repeat: int = 20) -> float:
+    """Median time of the admin API's store call for one page of 100 users."""
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        list_users(engine, tenant_id, filters=filters, limit=100)
+        times.append(time.perf_counter() - started)
+    return round(statistics.median(times) * 1000, 2)
+
+
 def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -164,6 +176,10 @@ def run(database_url: str, users: int, groups: int, per_user: int) -> dict[str, 
 
     _timed("initial_apply", results, streamed_snapshot)
     results["peak_rss_after_initial_apply_mb"] = round(_peak_rss_mb(), 1)
+    results["admin_list_page_of_100_ms"] = _listing_ms(engine, tenant_id, UserFilter())
+    results["admin_list_page_of_100_by_tag_ms"] = _listing_ms(
+        engine, tenant_id, UserFilter(tag=tenant.group_name(7))
+    )
     changes = tenant.change_one_percent(seed=2)
     _timed(
         "one_percent_change_as_delta",

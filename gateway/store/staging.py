@@ -100,10 +100,8 @@ def create_staging_tables(conn: Connection) -> None:
         conn.exec_driver_sql(f"DROP TABLE IF EXISTS {_qualified(conn, name)}")
         conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {name} ({columns})")
     if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("CREATE INDEX temp.ix_stg_users_email ON stg_users (email_key)")
         conn.exec_driver_sql("CREATE INDEX temp.ix_stg_users_user ON stg_users (user_id)")
     else:
-        conn.exec_driver_sql("CREATE INDEX ON stg_users (email_key)")
         conn.exec_driver_sql("CREATE INDEX ON stg_users (user_id)")
 
 

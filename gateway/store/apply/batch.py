@@ -29,6 +29,7 @@ from gateway.store.source_index import StoredIndex, user_fingerprint
 from gateway.store.staging import bulk_load, create_staging_tables, drop_staging_tables
 
 _LOAD_CHUNK = 5000
+_DISCARD_AFTER_ROWS = 10_000
 
 
 class SyncBatch:
@@ -77,8 +78,13 @@ class SyncBatch:
         try:
             if conn.in_transaction():
                 conn.rollback()
-            with conn.begin():
-                drop_staging_tables(conn)
+            if conn.dialect.name == "sqlite" and self.staged_rows >= _DISCARD_AFTER_ROWS:
+                # Dropping 300k staged rows page by page takes a third of a
+                # second; closing the connection just deletes its temp file.
+                conn.invalidate()
+            else:
+                with conn.begin():
+                    drop_staging_tables(conn)
         finally:
             conn.close()
             self._conn = None
