@@ -97,14 +97,7 @@ def test_invariants_hold_after_every_step(store: Engine, steps: list[Step]) -> N
     manual: set[int] = set()
     users_before = 0
     for step in steps:
-        snapshot(
-            store,
-            tenant,
-            step.users,
-            step.groups,
-            complete=step.complete,
-            confirm_deactivations=True,
-        )
+        _apply(store, tenant, step)
         # Deactivation never deletes a user record.
         assert user_count(store, tenant) >= users_before
         users_before = user_count(store, tenant)
@@ -127,6 +120,12 @@ def test_invariants_hold_after_every_step(store: Engine, steps: list[Step]) -> N
     assert {k: v for k, v in changed(settled).items() if k != "users_skipped"} == {}
     assert settled.counts["users_skipped"] == again.counts["users_skipped"]
     _assert_matches_complete_state(store, tenant, last)
+
+
+def _apply(store: Engine, tenant: str, step: Step) -> None:
+    snapshot(
+        store, tenant, step.users, step.groups, complete=step.complete, confirm_deactivations=True
+    )
 
 
 def _assert_consistent(engine: Engine, tenant: str, manual_team: int, manual: set[int]) -> None:
@@ -258,14 +257,7 @@ def test_dry_run_predicts_exactly_what_the_real_run_does(
 ) -> None:
     tenant = new_tenant(store)
     for step in steps:
-        snapshot(
-            store,
-            tenant,
-            step.users,
-            step.groups,
-            complete=step.complete,
-            confirm_deactivations=True,
-        )
+        _apply(store, tenant, step)
     args = (dry_step.users, dry_step.groups)
     preview = snapshot(
         store, tenant, *args, complete=dry_step.complete, dry_run=True, confirm_deactivations=True
@@ -328,14 +320,7 @@ def test_disable_then_enable_restores_the_same_mappings(store: Engine, steps: li
     site = create_site(store, tenant, "Frankfurt", actor="admin").id
     save_preferences(store, tenant, Preferences(True, (), (SiteGrantSpec(site, True),)), actor="a")
     for step in steps:
-        snapshot(
-            store,
-            tenant,
-            step.users,
-            step.groups,
-            complete=step.complete,
-            confirm_deactivations=True,
-        )
+        _apply(store, tenant, step)
     user_ids = _user_ids(store, tenant)
     before = _access(store, tenant, user_ids)
 
