@@ -22,7 +22,7 @@ M = TypeVar("M", bound=BaseModel)
 
 # Path parameters and how they are parsed; a value that does not parse is 404.
 HEX_PARAMS = frozenset({"tenant_id", "token_id"})
-INT_PARAMS = frozenset({"team_id", "user_id", "run_id"})
+INT_PARAMS = frozenset({"team_id", "user_id", "run_id", "tag_id"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -133,3 +133,7 @@ Name100 = Annotated[
 Name200 = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), _NOT_BLANK
 ]
+# A tag name, at most 29 characters as every tag (rule 6).
+TagName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=29), _NOT_BLANK
+]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gateway.admin.endpoint import Endpoint
-from gateway.admin.routes import integration, runs, sites, teams, tenants, tokens, users
+from gateway.admin.routes import integration, runs, sites, tags, teams, tenants, tokens, users
 
 ENDPOINTS: tuple[Endpoint, ...] = (
     *tenants.ENDPOINTS,
@@ -11,6 +11,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     *runs.ENDPOINTS,
     *sites.ENDPOINTS,
     *teams.ENDPOINTS,
+    *tags.ENDPOINTS,
     *users.ENDPOINTS,
     *tokens.ENDPOINTS,
 )

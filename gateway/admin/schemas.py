@@ -22,6 +22,7 @@ from gateway.admin.fields import (
     Name100,
     Name200,
     SecretExpiry,
+    TagName,
 )
 
 CloudName = Literal["global", "usgov", "dod", "china"]
@@ -282,3 +283,27 @@ class TokenCreated(TokenOut):
 
 class TokenList(ResponseModel):
     items: list[TokenOut]
+
+
+# -- tags -------------------------------------------------------------------
+
+
+class TagOut(ResponseModel):
+    id: str
+    name: str
+    created_at: datetime
+    from_groups: bool = Field(description="A synced group gives this tag to its members.")
+
+
+class TagList(ResponseModel):
+    items: list[TagOut]
+
+
+class UserTagCreate(RequestModel):
+    name: TagName
+
+
+class UserTagOut(ResponseModel):
+    user_id: str
+    tag_id: str
+    name: str

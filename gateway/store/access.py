@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Connection, and_, exists, false, select, true
+from sqlalchemy import ColumnElement, Connection, and_, exists, false, or_, select, true
 
 from gateway.identity.emails import email_key
 from gateway.identity.model import WarningCode
@@ -28,6 +28,7 @@ _groups = table("groups")
 _group_memberships = table("group_memberships")
 _site_grants = table("site_grants")
 _user_sources = table("user_sources")
+_user_tags = table("user_tags")
 
 SYNC_GRANT_OWNER = "sync"
 _SSO_MISMATCH = str(WarningCode.SSO_USERNAME_MISMATCH)
@@ -66,7 +67,8 @@ def effective_access(
 
     * teams: every team the user has a membership row in, whoever owns it;
     * tags: the tags of the user's groups, only while the user is active
-      (rule 8) and the integration is enabled (rule 9);
+      (rule 8) and the integration is enabled (rule 9), and the tags an admin
+      gave the user by hand, always;
     * sites: the integration's sync-owned site grants, only for active users
       that some source synced, while the integration is enabled (rules 7-9);
     * warnings: ``sso_username_mismatch`` when Username and Primary Email
@@ -99,6 +101,9 @@ def effective_access(
     active = [uid for uid in found if active_by_id[uid]]
     mapped = integration_enabled(conn, tenant_id) and bool(active)
     tags = _tag_names(conn, tenant_id, active) if mapped else {}
+    # Tags an admin gave by hand are the admin's: no sync state takes them away.
+    for uid, names in _manual_tag_names(conn, tenant_id, found).items():
+        tags.setdefault(uid, set()).update(names)
     sites = _site_access(conn, tenant_id, active) if mapped else {}
     return {
         uid: UserAccess(
@@ -134,8 +139,15 @@ def holds_tag(conn: Connection, tenant_id: str, tag_name: str) -> ColumnElement[
             _tags.c.tenant_id == tenant_id, _tags.c.name_key == name_key(tag_name)
         )
     ).scalar_one_or_none()
-    if tag_id is None or not integration_enabled(conn, tenant_id):
+    if tag_id is None:
         return false()
+    given_by_hand = exists().where(
+        _user_tags.c.tenant_id == tenant_id,
+        _user_tags.c.user_id == _users.c.id,
+        _user_tags.c.tag_id == tag_id,
+    )
+    if not integration_enabled(conn, tenant_id):
+        return given_by_hand
     member = exists().where(
         _group_memberships.c.tenant_id == tenant_id,
         _group_memberships.c.user_id == _users.c.id,
@@ -143,7 +155,7 @@ def holds_tag(conn: Connection, tenant_id: str, tag_name: str) -> ColumnElement[
         _groups.c.tenant_id == tenant_id,
         _groups.c.tag_id == tag_id,
     )
-    return and_(_users.c.active == true(), member)
+    return or_(and_(_users.c.active == true(), member), given_by_hand)
 
 
 def _team_names(conn: Connection, tenant_id: str, user_ids: Sequence[int]) -> dict[int, set[str]]:
@@ -176,6 +188,21 @@ def _tag_names(conn: Connection, tenant_id: str, user_ids: Sequence[int]) -> dic
                 _tags.c.tenant_id == tenant_id,
                 _group_memberships.c.user_id.in_(part),
             )
+        )
+        for user_id, name in rows:
+            names[user_id].add(name)
+    return names
+
+
+def _manual_tag_names(
+    conn: Connection, tenant_id: str, user_ids: Sequence[int]
+) -> dict[int, set[str]]:
+    names: dict[int, set[str]] = defaultdict(set)
+    for part in chunks(user_ids):
+        rows = conn.execute(
+            select(_user_tags.c.user_id, _tags.c.name)
+            .join(_tags, _tags.c.id == _user_tags.c.tag_id)
+            .where(_user_tags.c.tenant_id == tenant_id, _user_tags.c.user_id.in_(part))
         )
         for user_id, name in rows:
             names[user_id].add(name)

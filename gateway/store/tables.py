@@ -194,6 +194,27 @@ class Tag(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
 
 
+class UserTag(SQLModel, table=True):
+    """A tag an admin gave a user by hand. Tags from groups are not stored per
+    user: they follow from group memberships (rule 6)."""
+
+    __tablename__ = "user_tags"
+    __table_args__ = (
+        Index("ix_user_tags_user", "user_id", "tag_id"),
+        {"sqlite_with_rowid": False},
+    )
+
+    tag_id: int = Field(
+        sa_column=Column(BigId, ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True)
+    )
+    user_id: int = Field(
+        sa_column=Column(BigId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    )
+    owner: str = Field(sa_column=Column(String(16), primary_key=True))
+    tenant_id: str = Field(sa_column=_tenant_of_parent())
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
 class Group(SQLModel, table=True):
     __tablename__ = "groups"
     __table_args__ = (

@@ -12,6 +12,7 @@ from gateway.settings import Settings
 from gateway.store.engine import read_transaction, write_transaction
 from gateway.store.sites import create_site
 from gateway.store.tables import metadata
+from gateway.store.tags import tag_user
 from gateway.store.teams import add_member, create_team
 from gateway.store.tenants import create_tenant
 from gateway.store.tokens import create_token
@@ -70,6 +71,7 @@ class Ids:
     user_id: int
     run_id: int
     token_id: str
+    tag_id: int
 
     def path_values(self) -> dict[str, str]:
         return {
@@ -78,11 +80,13 @@ class Ids:
             "user_id": str(self.user_id),
             "run_id": str(self.run_id),
             "token_id": self.token_id,
+            "tag_id": str(self.tag_id),
         }
 
 
 def populate(services: Services, tenant_id: str) -> Ids:
-    """An integration, a site, a team with a member, a run and a spare token."""
+    """An integration, a site, a team with a member, a run, a spare token and
+    a tag given by hand."""
     engine = services.engine
     seed.integration(engine, services.secrets, tenant_id)
     site = create_site(engine, tenant_id, "Berlin", actor="test")
@@ -92,7 +96,8 @@ def populate(services: Services, tenant_id: str) -> Ids:
         run_id = seed.sync_run(conn, tenant_id)
     add_member(engine, tenant_id, team.id, user_id, actor="test")
     token, _ = create_token(engine, tenant_id=tenant_id, kind="scim", actor="test")
-    return Ids(tenant_id, site.id, team.id, user_id, run_id, token.id)
+    tag = tag_user(engine, tenant_id, user_id, "VIP", actor="test")
+    return Ids(tenant_id, site.id, team.id, user_id, run_id, token.id, tag.tag_id)
 
 
 def snapshot(engine: Engine) -> dict[str, list[tuple[object, ...]]]:

@@ -34,6 +34,7 @@ def sample_body(endpoint: Endpoint, ids: Ids) -> dict[str, Any] | None:
         "create_site": {"name": "Paris"},
         "create_team": {"name": "Support"},
         "create_token": {"kind": "scim"},
+        "add_user_tag": {"name": "Contractors"},
     }
     if endpoint.body is None:
         return None
@@ -98,7 +99,15 @@ def test_an_unknown_tenant_is_not_found_even_for_operators(
     endpoint: Endpoint, services: Services, operator: AdminClient, globex: Tenant
 ) -> None:
     theirs = populate(services, globex.id)
-    missing = Ids("0" * 32, theirs.site_id, theirs.team_id, theirs.user_id, theirs.run_id, "1" * 32)
+    missing = Ids(
+        "0" * 32,
+        theirs.site_id,
+        theirs.team_id,
+        theirs.user_id,
+        theirs.run_id,
+        "1" * 32,
+        theirs.tag_id,
+    )
     before = snapshot(services.engine)
 
     response = call(operator, endpoint, missing)

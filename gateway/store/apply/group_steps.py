@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from gateway.store.apply.sql import SqlSteps
+from gateway.store.tags import UNUSED_TAG
 
 
 class GroupSteps(SqlSteps):
@@ -90,14 +91,17 @@ class GroupSteps(SqlSteps):
     def _apply_tags(self) -> None:
         """Give each staged group the tag of its name (rule 6).
 
-        A renamed group renames its tag in place when no other group shares
-        it, so the tag keeps its id; tags no group gives any more are removed.
+        A renamed group renames its tag in place when nothing else gives it
+        (another group, or an admin by hand), so the tag keeps its id; tags that
+        nothing gives any more are removed.
         """
         moves = list(
             self._rows(
                 """
                 SELECT s.group_id, g.tag_id, t.name, s.tag_name, s.tag_key,
-                       (SELECT COUNT(*) FROM groups o WHERE o.tag_id = g.tag_id) AS sharing
+                       (SELECT COUNT(*) FROM groups o WHERE o.tag_id = g.tag_id)
+                       + (SELECT COUNT(*) FROM user_tags ut WHERE ut.tag_id = g.tag_id)
+                           AS sharing
                 FROM stg_groups s
                 JOIN groups g ON g.id = s.group_id
                 LEFT JOIN tags t ON t.id = g.tag_id
@@ -149,10 +153,7 @@ class GroupSteps(SqlSteps):
               AND s.tag_key IS NOT NULL AND t.tenant_id = :t AND t.name_key = s.tag_key
             """
         )
-        orphans = (
-            "FROM tags t WHERE t.tenant_id = :t"
-            " AND NOT EXISTS (SELECT 1 FROM groups g WHERE g.tag_id = t.id)"
-        )
+        orphans = f"FROM tags t WHERE t.tenant_id = :t AND {UNUSED_TAG}"
         self._audit("tag.removed", "tag", "t.id", orphans, before=self._json(name="t.name"))
         self._run(f"DELETE FROM tags WHERE id IN (SELECT t.id {orphans})")
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: None
-Create Date: 2026-11-25 21:37:26.844781
+Create Date: 2026-11-25 22:07:52.877146
 """
 
 from __future__ import annotations
@@ -284,6 +284,21 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "user_tags",
+        sa.Column("tag_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("owner", sa.String(length=16), nullable=False),
+        sa.Column("tenant_id", sa.String(length=32), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["tag_id"], ["tags.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("tag_id", "user_id", "owner"),
+        sqlite_with_rowid=False,
+    )
+    with op.batch_alter_table("user_tags", schema=None) as batch_op:
+        batch_op.create_index("ix_user_tags_user", ["user_id", "tag_id"], unique=False)
+
+    op.create_table(
         "group_memberships",
         sa.Column("group_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -305,6 +320,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_group_memberships_user")
 
     op.drop_table("group_memberships")
+    with op.batch_alter_table("user_tags", schema=None) as batch_op:
+        batch_op.drop_index("ix_user_tags_user")
+
+    op.drop_table("user_tags")
     with op.batch_alter_table("user_sources", schema=None) as batch_op:
         batch_op.drop_index("ux_user_sources_external")
 
