@@ -173,7 +173,7 @@ class GroupSteps(SqlSteps):
         self._run(
             """
             INSERT INTO stg_gm (group_id, user_id)
-            SELECT DISTINCT g.id, us.user_id
+            SELECT g.id, us.user_id
             FROM stg_members m
             CROSS JOIN groups g
             CROSS JOIN user_sources us

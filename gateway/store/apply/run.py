@@ -17,6 +17,7 @@ from gateway.store.apply.results import (
 from gateway.store.apply.sql import parse_json
 from gateway.store.apply.team_steps import TeamSteps
 from gateway.store.apply.user_steps import UserSteps
+from gateway.store.staging import index_staged_users
 from gateway.store.tables import utcnow
 
 if TYPE_CHECKING:
@@ -75,6 +76,7 @@ class ApplyRun(UserSteps, GroupSteps, TeamSteps):
             "SELECT COALESCE(team_members, -1) FROM source_states"
             " WHERE tenant_id = :t AND source = :s"
         )
+        index_staged_users(self.conn)
         self._refresh_planning("stg_users", "stg_groups", "stg_members", "stg_users_unusable")
         self._prepare()
         self._unlink_users()
