@@ -9,10 +9,11 @@ users or a sign-in costs the same few round trips.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, exists, false, or_, select, true
+from sqlalchemy import ColumnElement, Connection, Select, and_, exists, false, or_, select, true
 
 from gateway.identity.emails import email_key
 from gateway.identity.model import WarningCode
@@ -158,10 +159,22 @@ def holds_tag(conn: Connection, tenant_id: str, tag_name: str) -> ColumnElement[
     return or_(and_(_users.c.active == true(), member), given_by_hand)
 
 
-def _team_names(conn: Connection, tenant_id: str, user_ids: Sequence[int]) -> dict[int, set[str]]:
+def _names_by_user(
+    conn: Connection, user_ids: Sequence[int], query: Callable[[Sequence[int]], Select[Any]]
+) -> dict[int, set[str]]:
+    """Run a (user id, name) query over ``user_ids`` in chunks, names gathered per user."""
     names: dict[int, set[str]] = defaultdict(set)
     for part in chunks(user_ids):
-        rows = conn.execute(
+        for user_id, name in conn.execute(query(part)):
+            names[user_id].add(name)
+    return names
+
+
+def _team_names(conn: Connection, tenant_id: str, user_ids: Sequence[int]) -> dict[int, set[str]]:
+    return _names_by_user(
+        conn,
+        user_ids,
+        lambda part: (
             select(_team_memberships.c.user_id, _teams.c.name)
             .join(_teams, _teams.c.id == _team_memberships.c.team_id)
             .where(
@@ -169,16 +182,15 @@ def _team_names(conn: Connection, tenant_id: str, user_ids: Sequence[int]) -> di
                 _teams.c.tenant_id == tenant_id,
                 _team_memberships.c.user_id.in_(part),
             )
-        )
-        for user_id, name in rows:
-            names[user_id].add(name)
-    return names
+        ),
+    )
 
 
 def _tag_names(conn: Connection, tenant_id: str, user_ids: Sequence[int]) -> dict[int, set[str]]:
-    names: dict[int, set[str]] = defaultdict(set)
-    for part in chunks(user_ids):
-        rows = conn.execute(
+    return _names_by_user(
+        conn,
+        user_ids,
+        lambda part: (
             select(_group_memberships.c.user_id, _tags.c.name)
             .join(_groups, _groups.c.id == _group_memberships.c.group_id)
             .join(_tags, _tags.c.id == _groups.c.tag_id)
@@ -188,25 +200,22 @@ def _tag_names(conn: Connection, tenant_id: str, user_ids: Sequence[int]) -> dic
                 _tags.c.tenant_id == tenant_id,
                 _group_memberships.c.user_id.in_(part),
             )
-        )
-        for user_id, name in rows:
-            names[user_id].add(name)
-    return names
+        ),
+    )
 
 
 def _manual_tag_names(
     conn: Connection, tenant_id: str, user_ids: Sequence[int]
 ) -> dict[int, set[str]]:
-    names: dict[int, set[str]] = defaultdict(set)
-    for part in chunks(user_ids):
-        rows = conn.execute(
+    return _names_by_user(
+        conn,
+        user_ids,
+        lambda part: (
             select(_user_tags.c.user_id, _tags.c.name)
             .join(_tags, _tags.c.id == _user_tags.c.tag_id)
             .where(_user_tags.c.tenant_id == tenant_id, _user_tags.c.user_id.in_(part))
-        )
-        for user_id, name in rows:
-            names[user_id].add(name)
-    return names
+        ),
+    )
 
 
 def _site_access(
