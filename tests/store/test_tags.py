@@ -135,3 +135,14 @@ def test_tags_are_given_only_to_users_of_the_tenant(engine: Engine) -> None:
     with pytest.raises(NotFoundError):
         tag_user(engine, tenant, stranger, "VIP", actor="admin")
     assert list_tags(engine, tenant) == []
+
+
+def test_while_disabled_the_tag_filter_finds_only_hand_given_tags(engine: Engine) -> None:
+    tenant, user = _synced_user(engine, ("g1", "Sales"))
+    seed.integration(engine, seed.secret_box(), tenant)
+    tag_user(engine, tenant, user, "VIP", actor="admin")
+
+    set_enabled(engine, tenant, False, actor="admin")
+
+    assert [u.id for u in list_users(engine, tenant, filters=UserFilter(tag="VIP")).items] == [user]
+    assert list_users(engine, tenant, filters=UserFilter(tag="Sales")).items == ()
