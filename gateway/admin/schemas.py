@@ -24,8 +24,8 @@ from gateway.admin.fields import (
     SecretExpiry,
     TagName,
 )
+from gateway.clouds import CloudName
 
-CloudName = Literal["global", "usgov", "dod", "china"]
 MAX_LIST_ITEMS = 1000
 
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import Connection, Engine, RowMapping, delete, insert, select, update
 
+from gateway.clouds import CLOUD_NAMES, Cloud, CloudEndpoints, CloudName
 from gateway.crypto import Secret, SecretBox, client_secret_aad
 from gateway.errors import NotFoundError, ValidationFailedError
 from gateway.store import audit
@@ -28,23 +29,10 @@ _integrations = table("integrations")
 _groups = table("integration_groups")
 _grants = table("site_grants")
 
-CloudName = Literal["global", "usgov", "dod", "china"]
-CLOUD_NAMES: tuple[CloudName, ...] = ("global", "usgov", "dod", "china")
 NOT_VALIDATED = "not_validated"
 SYNC_INTERVAL_MIN = 5
 SYNC_INTERVAL_MAX = 1440
 SYNC_INTERVAL_DEFAULT = 40
-
-
-@dataclass(frozen=True, slots=True)
-class CloudEndpoints:
-    """Endpoints of a deployment not named by a cloud (or a local fake)."""
-
-    login_url: str
-    graph_url: str
-
-
-Cloud = CloudName | CloudEndpoints
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,11 +12,10 @@ from gateway.admin.schemas import (
     PreferencesPut,
     SiteGrantOut,
 )
+from gateway.clouds import Cloud, CloudEndpoints
 from gateway.crypto import Secret
 from gateway.errors import NotFoundError, ValidationFailedError
 from gateway.store.integrations import (
-    Cloud,
-    CloudEndpoints,
     EntraCredentials,
     IntegrationRecord,
     Preferences,
