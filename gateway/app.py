@@ -29,6 +29,7 @@ from gateway.services import Services
 from gateway.settings import Settings, load_settings
 from gateway.store.engine import make_engine
 from gateway.store.migrate import check_schema_current
+from sso import build_sso_app, close_sso_app, sso_root_routes
 
 logger = logging.getLogger("gateway.app")
 
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     engine = make_engine(settings.database_url)
     services = Services(settings=settings, engine=engine, secrets=secrets)
     metrics = Metrics()
+    sso_app = build_sso_app(services)
 
     routes: list[BaseRoute] = [
         Route("/healthz", _healthz, methods=["GET"]),
@@ -63,7 +65,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Mount("/api/v1", app=build_admin_app(services)),
         # Later issues mount here:
         #   Mount("/scim/v2", app=build_scim_app(services)),
-        #   Mount("/user/external", app=build_sso_app(services)),
+        Mount("/user/external", app=sso_app),
+        *sso_root_routes(sso_app),
     ]
 
     @asynccontextmanager
@@ -73,6 +76,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             # Later: start the sync scheduler here and stop it after the yield.
             yield
         finally:
+            await close_sso_app(sso_app)
             engine.dispose()
 
     app = Starlette(

@@ -37,6 +37,26 @@ class Settings(BaseSettings):
     deactivation_threshold_min_users: int = Field(default=10, ge=0)
     log_level: str = "INFO"
 
+    # --- SSO bridge at /user/external (issue 5) ---
+    sso_return_to_allowed: str = Field(
+        default="",
+        description=(
+            "Comma-separated URL prefixes (scheme://host[:port]/path) a sign-in may return to; "
+            "anything else lands on the gateway's own signed-in page."
+        ),
+    )
+    sso_session_idle_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    sso_session_absolute_hours: int = Field(default=12, ge=1, le=24 * 30)
+    sso_clock_skew_seconds: int = Field(default=120, ge=0, le=300)
+    sso_bridge_token_minutes: int = Field(default=10, ge=1, le=60)
+    sso_bridge_audience: str = Field(
+        default="timus", description="The `aud` of the gateway's own ID tokens."
+    )
+
+    def sso_return_to_prefixes(self) -> list[str]:
+        """The configured return_to allow-list (empty: only the gateway's own page)."""
+        return [part.strip() for part in self.sso_return_to_allowed.split(",") if part.strip()]
+
     @field_validator("public_url")
     @classmethod
     def _strip_trailing_slash(cls, value: str) -> str:

@@ -376,4 +376,86 @@ class AuditEntry(SQLModel, table=True):
     after: Any = Field(default=None, sa_column=Column(JSON))
 
 
+# --- SSO bridge (issue 5) -------------------------------------------------------------
+
+
+class SsoPendingSignIn(SQLModel, table=True):
+    """A sign-in sent to Entra and not back yet: single use, bound to one browser.
+
+    Only hashes of ``state`` and of the browser's binding cookie are kept, so a
+    database reader cannot complete someone else's sign-in.
+    """
+
+    __tablename__ = "sso_pending_sign_ins"
+    __table_args__ = (Index("ix_sso_pending_expires", "expires_at"),)
+
+    state_hash: str = Field(sa_column=Column(String(64), primary_key=True))
+    tenant_id: str = Field(sa_column=_fk_tenant())
+    browser_hash: str = Field(sa_column=Column(String(64), nullable=False))
+    nonce: str = Field(sa_column=Column(String(64), nullable=False))
+    code_verifier: str = Field(sa_column=Column(String(128), nullable=False))
+    return_to: str | None = Field(default=None, sa_column=Column(String(2000)))
+    # Set when an admin's test sign-in started this flow: no session follows.
+    test_id: str | None = Field(default=None, sa_column=Column(String(32)))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    expires_at: datetime = Field(sa_column=_ts())
+
+
+class SsoSession(SQLModel, table=True):
+    """A signed-in browser: the cookie carries a random token, the store its hash."""
+
+    __tablename__ = "sso_sessions"
+    __table_args__ = (
+        Index("ix_sso_sessions_user", "tenant_id", "user_id"),
+        Index("ix_sso_sessions_expires", "absolute_expires_at"),
+    )
+
+    token_hash: str = Field(sa_column=Column(String(64), primary_key=True))
+    tenant_id: str = Field(sa_column=_fk_tenant())
+    user_id: int = Field(
+        sa_column=Column(BigId, ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    )
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    last_seen_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    absolute_expires_at: datetime = Field(sa_column=_ts())
+    revoked_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class SsoSignInTest(SQLModel, table=True):
+    """An admin's test sign-in: started by a one-time link, its checks kept as the result."""
+
+    __tablename__ = "sso_sign_in_tests"
+    __table_args__ = (
+        Index("ux_sso_tests_start", "start_hash", unique=True),
+        Index("ix_sso_tests_tenant", "tenant_id", "created_at"),
+    )
+
+    id: str = Field(sa_column=Column(String(32), primary_key=True))
+    tenant_id: str = Field(sa_column=_fk_tenant())
+    start_hash: str = Field(sa_column=Column(String(64), nullable=False))
+    actor: str = Field(sa_column=Column(String(64), nullable=False))
+    status: str = Field(sa_column=Column(String(16), nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    expires_at: datetime = Field(sa_column=_ts())
+    completed_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    result: Any = Field(default=None, sa_column=Column(JSON))
+
+
+class SsoKey(SQLModel, table=True):
+    """The gateway's own keys: ID-token signing keys and the session-cookie MAC key.
+
+    Service-wide (no tenant): every replica signs with the same keys. The
+    private part is encrypted under ``GATEWAY_SECRET_KEYS`` like client secrets.
+    """
+
+    __tablename__ = "sso_keys"
+
+    kid: str = Field(sa_column=Column(String(64), primary_key=True))
+    use: str = Field(sa_column=Column(String(16), nullable=False))
+    ciphertext: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    secret_key_id: str = Field(sa_column=Column(String(32), nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    retired_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
 metadata = SQLModel.metadata
