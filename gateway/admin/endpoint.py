@@ -21,7 +21,7 @@ Method = Literal["GET", "POST", "PUT", "DELETE"]
 M = TypeVar("M", bound=BaseModel)
 
 # Path parameters and how they are parsed; a value that does not parse is 404.
-HEX_PARAMS = frozenset({"tenant_id", "token_id"})
+HEX_PARAMS = frozenset({"tenant_id", "token_id", "sign_in_test_id"})
 INT_PARAMS = frozenset({"team_id", "user_id", "run_id", "tag_id"})
 
 

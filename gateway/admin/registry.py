@@ -3,7 +3,17 @@
 from __future__ import annotations
 
 from gateway.admin.endpoint import Endpoint
-from gateway.admin.routes import integration, runs, sites, tags, teams, tenants, tokens, users
+from gateway.admin.routes import (
+    integration,
+    runs,
+    sites,
+    sso_tests,
+    tags,
+    teams,
+    tenants,
+    tokens,
+    users,
+)
 
 ENDPOINTS: tuple[Endpoint, ...] = (
     *tenants.ENDPOINTS,
@@ -14,4 +24,5 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     *tags.ENDPOINTS,
     *users.ENDPOINTS,
     *tokens.ENDPOINTS,
+    *sso_tests.ENDPOINTS,
 )

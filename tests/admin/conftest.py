@@ -11,6 +11,7 @@ from gateway.services import Services
 from gateway.settings import Settings
 from gateway.store.engine import read_transaction, write_transaction
 from gateway.store.sites import create_site
+from gateway.store.sso_tests import create_test
 from gateway.store.tables import metadata
 from gateway.store.tags import tag_user
 from gateway.store.teams import add_member, create_team
@@ -72,6 +73,7 @@ class Ids:
     run_id: int
     token_id: str
     tag_id: int
+    sign_in_test_id: str = "2" * 32
 
     def path_values(self) -> dict[str, str]:
         return {
@@ -81,12 +83,13 @@ class Ids:
             "run_id": str(self.run_id),
             "token_id": self.token_id,
             "tag_id": str(self.tag_id),
+            "sign_in_test_id": self.sign_in_test_id,
         }
 
 
 def populate(services: Services, tenant_id: str) -> Ids:
-    """An integration, a site, a team with a member, a run, a spare token and
-    a tag given by hand."""
+    """An integration, a site, a team with a member, a run, a spare token, a
+    tag given by hand and an admin's test sign-in."""
     engine = services.engine
     seed.integration(engine, services.secrets, tenant_id)
     site = create_site(engine, tenant_id, "Berlin", actor="test")
@@ -97,7 +100,8 @@ def populate(services: Services, tenant_id: str) -> Ids:
     add_member(engine, tenant_id, team.id, user_id, actor="test")
     token, _ = create_token(engine, tenant_id=tenant_id, kind="scim", actor="test")
     tag = tag_user(engine, tenant_id, user_id, "VIP", actor="test")
-    return Ids(tenant_id, site.id, team.id, user_id, run_id, token.id, tag.tag_id)
+    sign_in_test, _ = create_test(engine, tenant_id, actor="test")
+    return Ids(tenant_id, site.id, team.id, user_id, run_id, token.id, tag.tag_id, sign_in_test.id)
 
 
 def snapshot(engine: Engine) -> dict[str, list[tuple[object, ...]]]:
