@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import secrets
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode
 
 import anyio
 import httpx
@@ -247,7 +247,9 @@ def _logout(state: SsoState) -> Any:
         cookies, token, view = await state.session(request)
         if request.method == "GET":
             return pages.logout_page(LOGOUT_PATH, view.primary_email if view else None)
-        form = await request.form()
+        # A urlencoded form of one optional field; read without a multipart parser.
+        body = await request.body()
+        form = {k: v[0] for k, v in parse_qs(body[:1024].decode("latin-1")).items()}
         if token is not None:
             await anyio.to_thread.run_sync(end_session, state.services.engine, token)
         response: Response

@@ -114,7 +114,8 @@ def run_provider(
         text=True,
     )
     try:
-        assert process.stdin is not None and process.stdout is not None
+        assert process.stdin is not None
+        assert process.stdout is not None
         process.stdin.write(json.dumps(config))
         process.stdin.close()
         line = process.stdout.readline()
