@@ -12,6 +12,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,8 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 import uvicorn
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, text, update
+from sqlalchemy.engine import make_url
 
 from gateway.app import create_app
 from gateway.clouds import CloudEndpoints
@@ -41,7 +43,6 @@ from gateway.store.queries import table
 from gateway.store.sites import create_site
 from gateway.store.tenants import create_tenant
 from gateway.store.tokens import create_token
-from tests.conftest import _new_postgres_database
 from tests.sso.browser import Browser, forms_of
 from tests.sso.op import Account, Provider, install_provider, run_provider
 from tests.store.apply_helpers import group, person, snapshot
@@ -183,8 +184,20 @@ def stack(
         url = f"sqlite:///{tmp_path_factory.mktemp('sso') / 'gateway.db'}"
         yield from _stack(url, provider_dir, tmp_path_factory)
         return
-    with _new_postgres_database() as url:
-        yield from _stack(url, provider_dir, tmp_path_factory)
+    # A schema of its own in the session's database: dropping a whole database
+    # waits for a checkpoint, which takes long on a busy server.
+    session_url: str = request.getfixturevalue("postgres_url")
+    admin = make_engine(session_url, isolation_level="AUTOCOMMIT", pool_size=1)
+    schema = f"gw_sso_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        url = make_url(session_url).update_query_dict({"options": f"-csearch_path={schema}"})
+        yield from _stack(url.render_as_string(hide_password=False), provider_dir, tmp_path_factory)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
 
 
 def _stack(
