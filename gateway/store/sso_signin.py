@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, exists, insert, select
+from sqlalchemy import Connection, Engine, delete, exists, insert, or_, select
 
 from gateway.crypto import Secret, SecretBox, client_secret_aad
 from gateway.identity.emails import email_key
@@ -143,13 +143,43 @@ def candidates(
     conn: Connection, tenant_id: str, username: str | None, object_id: str | None
 ) -> tuple[KnownUser | None, KnownUser | None]:
     """The tenant's user whose Primary Email is ``username`` and the one with
-    Entra object id ``object_id`` (rule 12's two look-ups, by index)."""
-    by_username = None
-    if username and username.strip():
-        by_username = _known(conn, _users.c.email_key == email_key(username), tenant_id)
-    by_object_id = None
+    Entra object id ``object_id`` (rule 12's two look-ups, one indexed query)."""
+    key = email_key(username) if username and username.strip() else None
+    conditions = []
+    if key is not None:
+        conditions.append(_users.c.email_key == key)
     if object_id:
-        by_object_id = _known(conn, _users.c.entra_object_id == object_id, tenant_id)
+        conditions.append(_users.c.entra_object_id == object_id)
+    if not conditions:
+        return None, None
+    synced = (
+        exists()
+        .where(_user_sources.c.user_id == _users.c.id, _user_sources.c.tenant_id == tenant_id)
+        .label("synced")
+    )
+    rows = conn.execute(
+        select(
+            _users.c.id,
+            _users.c.email_key,
+            _users.c.primary_email,
+            _users.c.active,
+            _users.c.entra_object_id,
+            synced,
+        ).where(_users.c.tenant_id == tenant_id, or_(*conditions))
+    ).all()
+    by_username = by_object_id = None
+    for row in rows:
+        known = KnownUser(
+            id=row.id,
+            primary_email=row.primary_email,
+            active=bool(row.active),
+            synced=bool(row.synced),
+            entra_object_id=row.entra_object_id,
+        )
+        if key is not None and row.email_key == key:
+            by_username = known
+        if object_id and row.entra_object_id == object_id:
+            by_object_id = known
     return by_username, by_object_id
 
 
@@ -158,32 +188,6 @@ def read_candidates(
 ) -> tuple[KnownUser | None, KnownUser | None]:
     with read_transaction(engine) as conn:
         return candidates(conn, tenant_id, username, object_id)
-
-
-def _known(conn: Connection, condition: Any, tenant_id: str) -> KnownUser | None:
-    synced = (
-        exists()
-        .where(_user_sources.c.user_id == _users.c.id, _user_sources.c.tenant_id == tenant_id)
-        .label("synced")
-    )
-    row = conn.execute(
-        select(
-            _users.c.id,
-            _users.c.primary_email,
-            _users.c.active,
-            _users.c.entra_object_id,
-            synced,
-        ).where(_users.c.tenant_id == tenant_id, condition)
-    ).first()
-    if row is None:
-        return None
-    return KnownUser(
-        id=row.id,
-        primary_email=row.primary_email,
-        active=bool(row.active),
-        synced=bool(row.synced),
-        entra_object_id=row.entra_object_id,
-    )
 
 
 def record_outcome(
