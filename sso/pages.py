@@ -21,11 +21,12 @@ _WHO = {
     Actor.NOBODY: "",
 }
 # No caching and no framing: these pages carry personal data and a sign-in
-# must not be clickjacked.
+# must not be clickjacked. No form-action: browsers apply it to the redirect
+# after a form too, and "sign out at Entra" redirects to Entra.
 _HEADERS = {
     "Cache-Control": "no-store",
     "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "default-src 'none'; form-action 'self'; frame-ancestors 'none'",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
     "Referrer-Policy": "no-referrer",
 }
 

@@ -368,3 +368,9 @@ def _preferences_view(preferences: Preferences) -> dict[str, Any]:
 def site_ids_of(specs: Sequence[SiteGrantSpec]) -> list[int]:
     """The site ids a list of grants names."""
     return [spec.site_id for spec in specs]
+
+
+def find_integration(conn: Connection, tenant_id: str) -> IntegrationRecord | None:
+    """:func:`get_integration` inside the caller's transaction (the SSO callback
+    reads it in the same transaction that takes its pending sign-in)."""
+    return _find(conn, tenant_id)

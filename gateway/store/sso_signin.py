@@ -21,7 +21,7 @@ from gateway.identity.signin import IntegrationState, KnownUser
 from gateway.store import audit
 from gateway.store.access import UserAccess, effective_access
 from gateway.store.engine import read_transaction, write_transaction
-from gateway.store.integrations import IntegrationRecord, get_integration
+from gateway.store.integrations import IntegrationRecord, find_integration
 from gateway.store.queries import table
 from gateway.store.tables import utcnow
 
@@ -118,7 +118,7 @@ def take_pending(
                 _integrations.c.tenant_id == pending.tenant_id
             )
         ).first()
-    record = get_integration(engine, pending.tenant_id)
+        record = find_integration(conn, pending.tenant_id)
     if record is None or secret_row is None:
         return pending, None
     secret = box.decrypt_secret(

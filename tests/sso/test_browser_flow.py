@@ -8,8 +8,10 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 from joserfc import jwt
 from joserfc.jwk import KeySet
+from sqlalchemy import update
 
 from gateway.store.audit import list_entries
+from gateway.store.queries import table
 from tests.sso.browser import Browser
 from tests.sso.conftest import CLIENT_ID, ENTRA_TENANT, RETURN_PREFIX_PATH, Stack
 
@@ -220,6 +222,29 @@ def test_state_from_another_browser_is_refused(stack: Stack, browser: Browser) -
     assert SESSION not in thief.client.cookies
     # Used once, even by the wrong browser: the right one cannot use it afterwards either.
     assert browser.get(callback).status_code == 400
+
+
+def test_state_older_than_ten_minutes_is_refused(stack: Stack, browser: Browser) -> None:
+    callback = _until_callback(stack, browser, "ann")
+    pending = table("sso_pending_sign_ins")
+    with stack.engine.begin() as conn:
+        conn.execute(update(pending).values(expires_at=pending.c.created_at))
+
+    answer = browser.get(callback)
+
+    assert answer.status_code == 400
+    assert "state_expired" in answer.text
+    assert SESSION not in browser.client.cookies
+
+
+def test_redirect_uri_without_an_answer_shows_the_session_page(
+    stack: Stack, browser: Browser
+) -> None:
+    page = browser.get(stack.callback)
+
+    assert page.status_code == 401
+    assert str(page.url) == f"{stack.gateway}/user/external/me"
+    assert "not_signed_in" in page.text
 
 
 def test_unknown_state_is_refused(stack: Stack, browser: Browser) -> None:
