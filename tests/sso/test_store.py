@@ -15,6 +15,7 @@ from gateway.store.queries import table
 from gateway.store.sso_keys import COOKIE, SIGNING, active_keys
 from gateway.store.sso_sessions import Lifetimes, current_session, end_session, start_session
 from gateway.store.sso_signin import PENDING_LIFETIME, read_candidates, save_pending, take_pending
+from gateway.store.sso_tests import claim_start, complete_test, create_test, get_test
 from gateway.store.tables import utcnow
 from sso.session import Cookies, CookieSigner
 from tests import store_seed as seed
@@ -216,3 +217,22 @@ def test_forged_cookies_are_not_accepted() -> None:
     for forged in ("token", "token.", f"other.{good.split('.')[1]}", good + "x", "", None, "a.b.c"):
         assert signer.unsign(forged) is None
     assert CookieSigner(b"j" * 32).unsign(good) is None
+
+
+def test_test_sign_in_link_works_once_and_expires(engine: Engine) -> None:
+    tenant = new_tenant(engine)
+    test, handle = create_test(engine, tenant, actor="token:t")
+
+    assert claim_start(engine, handle, now=test.expires_at + timedelta(seconds=1)) is None
+    started = claim_start(engine, handle)
+    assert started is not None
+    assert started.status == "started"
+    assert claim_start(engine, handle) is None
+    assert claim_start(engine, "not-a-handle") is None
+
+    complete_test(engine, test.id, {"verdict": "admitted", "checks": []})
+    done = get_test(engine, tenant, test.id)
+    assert done is not None
+    assert done.status == "completed"
+    assert done.result == {"verdict": "admitted", "checks": []}
+    assert get_test(engine, new_tenant(engine, "Other"), test.id) is None
