@@ -248,6 +248,7 @@ class SignInFlow:
             raise FlowError(pages.entra_error_page(entra_error, self.redirect_uri, status=400))
         code = params.get("code", "")
         if not code or len(code) > 8 * MAX_PARAM:
+            await self._audit(pending.tenant_id, "sso.refused", None, {"code": "code_missing"})
             raise FlowError(_restart_page("code_missing", "The answer from Entra ID has no code."))
         if client is None:
             decision = decide(SignInClaims(None, None, None), None, None, None)
@@ -275,7 +276,9 @@ class SignInFlow:
         raw_token = await self._redeem(pending, client, metadata, code)
         report = await self._inspect(raw_token, metadata, client, tenant_guid, pending.nonce)
         if pending.test_id is not None:
-            result = await anyio.to_thread.run_sync(self._test_result, pending, client, report)
+            result = await anyio.to_thread.run_sync(
+                self._test_result, pending, client, report, tenant_guid
+            )
             return TestFinished(result)
         failure = report.first_failure
         if failure is not None and failure.code != "wrong_tenant":
@@ -297,7 +300,7 @@ class SignInFlow:
                 )
             )
         return await anyio.to_thread.run_sync(
-            self._conclude, pending, client, report, previous_session
+            self._conclude, pending, client, report, tenant_guid, previous_session
         )
 
     async def _metadata(self, record: IntegrationRecord) -> ProviderMetadata:
@@ -386,11 +389,12 @@ class SignInFlow:
         pending: PendingSignIn,
         client: ClientConfig,
         report: TokenReport,
+        tenant_guid: str,
         previous_session: str | None,
     ) -> Admitted:
         """Rule 12 and, when it admits, the new session, in one transaction."""
         claims = _sign_in_claims(report.claims)
-        state = integration_state(client.integration)
+        state = integration_state(client.integration, tenant_guid)
         with write_transaction(self.services.engine) as conn:
             by_username, by_oid = candidates(
                 conn, pending.tenant_id, claims.preferred_username, claims.oid
@@ -429,10 +433,10 @@ class SignInFlow:
         return Admitted(pending.tenant_id, decision.user_id, token, pending.return_to)
 
     def _test_result(
-        self, pending: PendingSignIn, client: ClientConfig, report: TokenReport
+        self, pending: PendingSignIn, client: ClientConfig, report: TokenReport, tenant_guid: str
     ) -> dict[str, Any]:
         claims = _sign_in_claims(report.claims)
-        state = integration_state(client.integration)
+        state = integration_state(client.integration, tenant_guid)
         by_username, by_oid = read_candidates(
             self.services.engine, pending.tenant_id, claims.preferred_username, claims.oid
         )

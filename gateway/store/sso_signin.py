@@ -129,13 +129,17 @@ def take_pending(
     return pending, ClientConfig(record, secret)
 
 
-def integration_state(record: IntegrationRecord | None) -> IntegrationState | None:
+def integration_state(
+    record: IntegrationRecord | None, tenant_guid: str | None = None
+) -> IntegrationState | None:
+    """Rule 12's view of the integration; ``tenant_guid`` is the Entra tenant as
+    its issuer names it (the admin may have configured a domain name)."""
     if record is None:
         return None
     return IntegrationState(
         enabled=record.enabled,
         validated=record.status == VALIDATED,
-        entra_tenant_id=record.entra_tenant_id,
+        entra_tenant_id=tenant_guid or record.entra_tenant_id,
     )
 
 

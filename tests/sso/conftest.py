@@ -51,6 +51,7 @@ ENTRA_TENANT = "5b1d7a3e-7c1f-4e8a-9d2b-3f6a1c0e9d41"
 OTHER_TENANT = "9e0c4b7a-2d5f-4a1b-8c3e-6f7d8a9b0c12"
 CLIENT_ID = "3f2a1b4c-5d6e-4f70-8192-a3b4c5d6e7f8"
 CLIENT_SECRET = "op-client-secret~for.tests"
+DOMAIN = "contoso.onmicrosoft.com"
 RETURN_PREFIX_PATH = "/app/"
 
 
@@ -126,6 +127,7 @@ class Stack:
     disabled: str
     unvalidated: str
     bad_secret: str
+    by_domain: str
     site_id: int
     operator_token: str
 
@@ -226,6 +228,7 @@ def _stack(
             client_secret=CLIENT_SECRET,
             redirect_uris=[f"{gateway}/user/external"],
             accounts=ACCOUNTS,
+            aliases={DOMAIN: ENTRA_TENANT},
         ) as provider:
             seeded = _seed(engine, box, provider)
             _, operator_token = create_token(engine, tenant_id=None, kind="admin", actor="test")
@@ -242,11 +245,16 @@ def _stack(
 
 
 def _integration(
-    engine: Engine, box: SecretBox, provider: Provider, name: str, secret: str = CLIENT_SECRET
+    engine: Engine,
+    box: SecretBox,
+    provider: Provider,
+    name: str,
+    secret: str = CLIENT_SECRET,
+    entra_tenant: str = ENTRA_TENANT,
 ) -> str:
     tenant = create_tenant(engine, name, actor="test").id
     credentials = EntraCredentials(
-        entra_tenant_id=ENTRA_TENANT,
+        entra_tenant_id=entra_tenant,
         client_id=CLIENT_ID,
         client_secret=Secret(secret),
         # The provider stands in for Entra; Graph is not used by sign-in.
@@ -292,7 +300,12 @@ def _seed(engine: Engine, box: SecretBox, provider: Provider) -> dict[str, objec
     bad_secret = _integration(engine, box, provider, "Umbrella", secret="not-the-secret")
     mark_validated(engine, bad_secret)
     snapshot(engine, bad_secret, [person("ann", email="ann@contoso.com")])
+    # Configured by domain name: the tenant's GUID comes from its issuer.
+    by_domain = _integration(engine, box, provider, "Contoso Domain", entra_tenant=DOMAIN)
+    mark_validated(engine, by_domain)
+    snapshot(engine, by_domain, [person("ann", email="ann@contoso.com")])
     return {
+        "by_domain": by_domain,
         "contoso": contoso,
         "disabled": disabled,
         "unvalidated": unvalidated,

@@ -93,6 +93,7 @@ def run_provider(
     client_secret: str,
     redirect_uris: list[str],
     accounts: list[Account],
+    aliases: Mapping[str, str] | None = None,
 ) -> Iterator[Provider]:
     """Start the provider on 127.0.0.1 (port 0), yield it, stop it."""
     config = {
@@ -104,6 +105,7 @@ def run_provider(
             "post_logout_redirect_uris": [uri + "/signed-out" for uri in redirect_uris],
         },
         "accounts": {a.login: {"tenant": a.tenant, "claims": dict(a.claims)} for a in accounts},
+        "aliases": dict(aliases or {}),
     }
     process = subprocess.Popen(
         ["node", "launcher.mjs"],

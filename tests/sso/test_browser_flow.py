@@ -54,6 +54,22 @@ def test_username_equal_to_primary_email_signs_in(stack: Stack, browser: Browser
     assert any(e["preferred_username"] == "ann@contoso.com" for e in signed_in)
 
 
+def test_integration_configured_by_domain_name_signs_in(stack: Stack, browser: Browser) -> None:
+    page = stack.sign_in(browser, "ann", tenant=stack.by_domain)
+
+    assert page.status_code == 200, page.text
+    assert "You are signed in as ann@contoso.com." in page.text
+
+
+def test_another_tenant_is_refused_when_configured_by_domain_name(
+    stack: Stack, browser: Browser
+) -> None:
+    page = stack.sign_in(browser, "eve", tenant=stack.by_domain)
+
+    assert page.status_code == 403
+    assert "wrong_tenant" in page.text
+
+
 def test_username_differing_only_in_case_signs_in(stack: Stack, browser: Browser) -> None:
     page = stack.sign_in(browser, "carol")
 

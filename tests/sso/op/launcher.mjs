@@ -5,10 +5,13 @@
 //
 // Reads its configuration as JSON on stdin:
 //   {"tenants": [guid, ...], "client": {"client_id", "client_secret", "redirect_uris"},
-//    "accounts": {"login": {"tenant": guid, "claims": {...}}}}
+//    "accounts": {"login": {"tenant": guid, "claims": {...}}},
+//    "aliases": {"contoso.onmicrosoft.com": guid}}
 // and prints {"port": N} on stdout once it listens on 127.0.0.1 (port 0).
 // Each account signs in at the issuer of its own tenant; the dev login form
-// takes the account's key as its login.
+// takes the account's key as its login. A tenant is also reachable under each
+// of its aliases (domain names), as Entra's is: the configuration found there
+// names the tenant's GUID issuer.
 import http from 'node:http';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 
@@ -86,6 +89,9 @@ server.listen(0, '127.0.0.1', () => {
   for (const tenant of config.tenants) {
     const issuer = `http://127.0.0.1:${port}/${tenant}/v2.0`;
     providers.set(`/${tenant}/v2.0`, buildProvider(issuer, tenant));
+  }
+  for (const [alias, tenant] of Object.entries(config.aliases ?? {})) {
+    providers.set(`/${alias}/v2.0`, providers.get(`/${tenant}/v2.0`));
   }
   process.stdout.write(`${JSON.stringify({ port })}\n`);
 });
