@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
+import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet
 from sqlalchemy import update
@@ -13,7 +16,7 @@ from sqlalchemy import update
 from gateway.store.audit import list_entries
 from gateway.store.queries import table
 from tests.sso.browser import Browser
-from tests.sso.conftest import CLIENT_ID, ENTRA_TENANT, RETURN_PREFIX_PATH, Stack
+from tests.sso.conftest import CLIENT_ID, CLIENT_SECRET, ENTRA_TENANT, RETURN_PREFIX_PATH, Stack
 
 SESSION = "gw_sso_session"
 
@@ -440,3 +443,26 @@ def test_admin_test_sign_in_shows_claims_and_checks_without_a_session(
     }
     # The link works once.
     assert browser.get(test["start_url"]).status_code == 400
+
+
+def test_no_secret_or_token_reaches_the_log(
+    stack: Stack, browser: Browser, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    stack.sign_in(browser, "ann")
+    other = Browser()
+    try:
+        stack.sign_in(other, "ann", tenant=stack.bad_secret)
+    finally:
+        other.close()
+    token = browser.get(f"{stack.gateway}/user/external/token").json()["id_token"]
+    callback = _callback_response(browser, stack)
+    code = parse_qs(urlsplit(str(callback.url)).query)["code"][0]
+
+    # The gateway runs in other threads than the test's own browser (whose
+    # client logs its requests, codes included).
+    served = [r for r in caplog.records if r.threadName != threading.main_thread().name]
+    assert served
+    logged = "\n".join(record.getMessage() for record in served)
+    for secret in (CLIENT_SECRET, "not-the-secret", code, token, browser.client.cookies[SESSION]):
+        assert secret not in logged
