@@ -54,13 +54,16 @@ class SsoState:
         self.flow = SignInFlow(services, self.http, self.providers)
         self.bridge = BridgeIssuer(services.engine, services.secrets, services.settings)
         self._signer: CookieSigner | None = None
+        self._signer_lock = anyio.Lock()
         self.callback: Any = None
 
     async def cookies(self) -> Cookies:
         if self._signer is None:
-            self._signer = await anyio.to_thread.run_sync(
-                load_cookie_signer, self.services.engine, self.services.secrets
-            )
+            async with self._signer_lock:
+                if self._signer is None:
+                    self._signer = await anyio.to_thread.run_sync(
+                        load_cookie_signer, self.services.engine, self.services.secrets
+                    )
         settings = self.services.settings
         return Cookies(
             self._signer,

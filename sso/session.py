@@ -34,31 +34,37 @@ def _new_cookie_key() -> tuple[str, str]:
 
 
 def load_cookie_signer(engine: Engine, box: SecretBox) -> CookieSigner:
-    """The signer under the store's cookie key (made on first use)."""
-    newest = active_keys(engine, box, COOKIE, _new_cookie_key)[0]
-    return CookieSigner(newest.private.reveal().encode())
+    """The signer under the store's cookie keys (one is made on first use)."""
+    keys = active_keys(engine, box, COOKIE, _new_cookie_key)
+    # Replicas starting at once may each make a key; all of them verify, and
+    # every replica signs with the same (the oldest) one.
+    return CookieSigner(*(key.private.reveal().encode() for key in reversed(keys)))
 
 
 class CookieSigner:
-    """``value.mac`` cookies; ``unsign`` gives back the value or ``None``."""
+    """``value.mac`` cookies: signed with the first key, accepted under any."""
 
-    def __init__(self, key: bytes) -> None:
-        self._key = key
+    def __init__(self, key: bytes, *older: bytes) -> None:
+        self._keys = (key, *older)
 
-    def _mac(self, value: str) -> str:
-        digest = hmac.new(self._key, value.encode(), hashlib.sha256).digest()
+    @staticmethod
+    def _mac(key: bytes, value: str) -> str:
+        digest = hmac.new(key, value.encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
     def sign(self, value: str) -> str:
-        return f"{value}.{self._mac(value)}"
+        return f"{value}.{self._mac(self._keys[0], value)}"
 
     def unsign(self, cookie: str | None) -> str | None:
         if not cookie or cookie.count(".") != 1:
             return None
         value, mac = cookie.split(".")
-        if not value or not hmac.compare_digest(mac.encode(), self._mac(value).encode()):
+        if not value:
             return None
-        return value
+        for key in self._keys:
+            if hmac.compare_digest(mac.encode(), self._mac(key, value).encode()):
+                return value
+        return None
 
 
 def new_token() -> str:

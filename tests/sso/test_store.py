@@ -236,3 +236,12 @@ def test_test_sign_in_link_works_once_and_expires(engine: Engine) -> None:
     assert done.status == "completed"
     assert done.result == {"verdict": "admitted", "checks": []}
     assert get_test(engine, new_tenant(engine, "Other"), test.id) is None
+
+
+def test_cookies_signed_under_any_active_key_are_accepted() -> None:
+    newer, older = b"n" * 32, b"o" * 32
+    both = CookieSigner(older, newer)
+
+    assert both.unsign(CookieSigner(newer).sign("v")) == "v"
+    assert both.unsign(CookieSigner(older).sign("v")) == "v"
+    assert both.sign("v") == CookieSigner(older).sign("v")
