@@ -16,7 +16,14 @@ from sqlalchemy import update
 from gateway.store.audit import list_entries
 from gateway.store.queries import table
 from tests.sso.browser import Browser
-from tests.sso.conftest import CLIENT_ID, CLIENT_SECRET, ENTRA_TENANT, RETURN_PREFIX_PATH, Stack
+from tests.sso.conftest import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    ENTRA_TENANT,
+    OTHER_TENANT,
+    RETURN_PREFIX_PATH,
+    Stack,
+)
 
 SESSION = "gw_sso_session"
 
@@ -264,6 +271,30 @@ def test_redirect_uri_without_an_answer_shows_the_session_page(
     assert page.status_code == 401
     assert str(page.url) == f"{stack.gateway}/user/external/me"
     assert "not_signed_in" in page.text
+
+
+def test_answer_naming_another_issuer_is_refused(stack: Stack, browser: Browser) -> None:
+    # RFC 9207: an authorization answer from an issuer we did not send the browser to.
+    callback = urlsplit(_until_callback(stack, browser, "ann"))
+    params = {k: v[0] for k, v in parse_qs(callback.query).items()}
+    assert params["iss"] == stack.provider.issuer(ENTRA_TENANT)
+    params["iss"] = stack.provider.issuer(OTHER_TENANT)
+
+    answer = browser.get(f"{stack.callback}?{urlencode(params)}")
+
+    assert answer.status_code == 400
+    assert "issuer_mix_up" in answer.text
+    assert SESSION not in browser.client.cookies
+
+
+def test_answer_without_a_code_is_refused(stack: Stack, browser: Browser) -> None:
+    callback = urlsplit(_until_callback(stack, browser, "ann"))
+    params = {k: v[0] for k, v in parse_qs(callback.query).items() if k != "code"}
+
+    answer = browser.get(f"{stack.callback}?{urlencode(params)}")
+
+    assert answer.status_code == 400
+    assert "code_missing" in answer.text
 
 
 def test_unknown_state_is_refused(stack: Stack, browser: Browser) -> None:
