@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from gateway.store.engine import write_transaction
 from gateway.store.queries import table
@@ -54,8 +54,13 @@ def start_session(
     replaces: str | None,
     now: datetime | None = None,
 ) -> None:
-    """Create a session for ``token`` in the caller's transaction; revoke ``replaces``."""
+    """Create a session for ``token`` in the caller's transaction; revoke ``replaces``.
+
+    Sessions past their absolute lifetime are deleted here, so the table holds
+    only sessions that could still be live (or were ended early).
+    """
     now = now or utcnow()
+    conn.execute(delete(_sessions).where(_sessions.c.absolute_expires_at < now))
     if replaces is not None:
         conn.execute(
             update(_sessions)

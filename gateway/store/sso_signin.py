@@ -71,7 +71,7 @@ def save_pending(
     test_id: str | None = None,
     now: datetime | None = None,
 ) -> None:
-    """Remember a sign-in sent to Entra; also drops this tenant's expired ones."""
+    """Remember a sign-in sent to Entra; also drops every expired one."""
     now = now or utcnow()
     with write_transaction(engine) as conn:
         conn.execute(delete(_pending).where(_pending.c.expires_at < now))

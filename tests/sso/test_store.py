@@ -245,3 +245,24 @@ def test_cookies_signed_under_any_active_key_are_accepted() -> None:
     assert both.unsign(CookieSigner(newer).sign("v")) == "v"
     assert both.unsign(CookieSigner(older).sign("v")) == "v"
     assert both.sign("v") == CookieSigner(older).sign("v")
+
+
+def test_sessions_past_their_absolute_lifetime_are_deleted_at_the_next_sign_in(
+    engine: Engine, ann: tuple[str, int]
+) -> None:
+    tenant, user = ann
+    with write_transaction(engine) as conn:
+        start_session(
+            conn,
+            token="old",
+            tenant_id=tenant,
+            user_id=user,
+            lifetimes=LIFETIMES,
+            replaces=None,
+            now=utcnow() - timedelta(hours=9),
+        )
+    _start(engine, tenant, user, "new")
+
+    with engine.connect() as conn:
+        count = conn.execute(select(func.count()).select_from(table("sso_sessions")))
+        assert count.scalar_one() == 1
