@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-import pytest
+import dataclasses
 
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gateway.identity.signin import IntegrationState, KnownUser, SignInClaims, decide
 from sso import errors, pages
+
+TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 
 TRACE = "5d4e2a1b-0000-4000-8000-00000000beef"
 CORRELATION = "9a8b7c6d-0000-4000-8000-00000000cafe"
@@ -101,3 +108,43 @@ def test_ids_that_are_not_guids_are_not_shown_as_ids() -> None:
     )
     assert parsed.trace_id is None
     assert parsed.correlation_id is None
+
+
+@given(
+    error=st.text(max_size=200),
+    description=st.text(max_size=1000),
+    code=st.integers(min_value=0, max_value=99_999_999),
+)
+def test_any_error_answer_gives_an_escaped_page(error: str, description: str, code: int) -> None:
+    params = {"error": error, "error_description": f"AADSTS{code}: {description}"}
+    parsed = errors.from_redirect(params)
+    text = pages.entra_error_page(parsed, "https://auth.example/user/external", status=400).body
+
+    # Nothing from the answer opens a tag: the same answer without any "<"
+    # gives a page with exactly as many "<", all the page's own.
+    harmless = dataclasses.replace(
+        parsed,
+        error=parsed.error.replace("<", "x"),
+        description=parsed.description.replace("<", "x"),
+    )
+    plain = pages.entra_error_page(harmless, "https://auth.example/user/external", status=400)
+    assert text.count(b"<") == plain.body.count(b"<")
+    assert text.count(b"<h1>") == 1
+    assert parsed.code.startswith(("aadsts_", "entra_"))
+
+
+def test_refusal_pages_escape_what_the_token_said() -> None:
+    hostile = '<img src=x onerror="alert(1)">@contoso.com'
+    owner = KnownUser(7, "bob.smith@contoso.com", True, True, "oid-bob")
+    decision = decide(
+        SignInClaims(hostile, "oid-bob", TENANT),
+        IntegrationState(True, True, TENANT),
+        None,
+        owner,
+    )
+    page = pages.refusal_page(decision)
+
+    assert page.status_code == 403
+    assert b"<img" not in page.body
+    assert b"&lt;img src=x" in page.body
+    assert b"username_mismatch" in page.body
