@@ -497,3 +497,57 @@ def test_no_secret_or_token_reaches_the_log(
     logged = "\n".join(record.getMessage() for record in served)
     for secret in (CLIENT_SECRET, "not-the-secret", code, token, browser.client.cookies[SESSION]):
         assert secret not in logged
+
+
+def _start_test(stack: Stack, tenant: str) -> dict[str, Any]:
+    with stack.admin() as admin:
+        created = admin.post(f"/tenants/{tenant}/integrations/entra/sign-in-tests")
+    assert created.status_code == 201, created.text
+    test: dict[str, Any] = created.json()
+    return test
+
+
+def _test_result(stack: Stack, tenant: str, test_id: str) -> dict[str, Any]:
+    with stack.admin() as admin:
+        answer = admin.get(f"/tenants/{tenant}/integrations/entra/sign-in-tests/{test_id}")
+    assert answer.status_code == 200, answer.text
+    result: dict[str, Any] = answer.json()
+    return result
+
+
+def test_admin_test_sign_in_works_while_the_integration_is_disabled(
+    stack: Stack, browser: Browser
+) -> None:
+    test = _start_test(stack, stack.disabled)
+
+    page = stack.at_provider(browser, browser.get(test["start_url"]), "ann")
+
+    assert page.status_code == 200
+    result = _test_result(stack, stack.disabled, test["id"])["result"]
+    assert result["verdict"] == "integration_disabled"
+    assert result["token_valid"] is True
+    checks = {c["name"]: c["passed"] for c in result["checks"]}
+    assert checks["integration_enabled"] is False
+    assert checks["signature"] is True
+
+
+def test_admin_test_sign_in_records_an_entra_error(stack: Stack, browser: Browser) -> None:
+    test = _start_test(stack, stack.contoso)
+    start = browser.get(test["start_url"], stop=lambda url: True)
+    state = parse_qs(urlsplit(start.headers["location"]).query)["state"][0]
+    query = urlencode(
+        {
+            "error": "consent_required",
+            "error_description": "AADSTS65001: The user or administrator has not consented.",
+            "state": state,
+        }
+    )
+
+    page = browser.get(f"{stack.callback}?{query}")
+
+    assert page.status_code == 400
+    assert "Consent is missing" in page.text
+    result = _test_result(stack, stack.contoso, test["id"])
+    assert result["status"] == "completed"
+    assert result["result"]["verdict"] == "aadsts_65001"
+    assert result["result"]["admitted"] is False
