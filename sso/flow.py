@@ -17,7 +17,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import anyio
 import httpx
@@ -48,6 +47,7 @@ from gateway.store.sso_tests import complete_test
 from gateway.store.tables import utcnow
 from sso import errors, pages
 from sso.metadata import ProviderCache, ProviderMetadata, ProviderUnavailableError
+from sso.return_to import allowed_return_to
 from sso.session import new_token
 from sso.tokens import (
     Expectation,
@@ -511,37 +511,6 @@ class SignInFlow:
                 outcome=outcome,
             )
         )
-
-
-def allowed_return_to(value: str | None, prefixes: list[str]) -> str | None:
-    """``value`` when it starts with an allow-listed prefix, else ``None`` (no open redirect).
-
-    Compared as parsed URLs: same scheme, same host and port, and a path under
-    the prefix's path; user info, backslashes and control characters never pass.
-    """
-    if not value or len(value) > MAX_PARAM:
-        return None
-    if any(ch in value for ch in "\\\r\n\t ") or any(
-        ord(ch) < 32 or ord(ch) == 127 for ch in value
-    ):
-        return None
-    try:
-        target = urlsplit(value)
-    except ValueError:
-        return None
-    if target.scheme not in ("http", "https") or not target.netloc or "@" in target.netloc:
-        return None
-    for prefix in prefixes:
-        allowed = urlsplit(prefix)
-        if (target.scheme, target.netloc.lower()) != (allowed.scheme, allowed.netloc.lower()):
-            continue
-        base = allowed.path or "/"
-        if base.endswith("/"):
-            if (target.path or "/").startswith(base):
-                return value
-        elif target.path == base or target.path.startswith(base + "/"):
-            return value
-    return None
 
 
 def _sign_in_claims(claims: Mapping[str, Any]) -> SignInClaims:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sso.flow import allowed_return_to
+from sso.return_to import allowed_return_to
 
 ALLOWED = ["https://app.timuscloud.com/", "https://portal.timuscloud.com/console"]
 
