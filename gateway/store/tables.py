@@ -22,6 +22,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Text,
     TypeDecorator,
 )
 from sqlalchemy.engine import Dialect
@@ -374,6 +375,54 @@ class AuditEntry(SQLModel, table=True):
     run_id: int | None = Field(default=None, sa_column=Column(BigId))
     before: Any = Field(default=None, sa_column=Column(JSON))
     after: Any = Field(default=None, sa_column=Column(JSON))
+
+
+# -- Graph pull sync (issue 3) ----------------------------------------------
+
+
+class GraphSyncState(SQLModel, table=True):
+    """Where the tenant's Graph sync stands: delta links (stored only after the
+    changes they cover are committed) and the nesting of the synced groups."""
+
+    __tablename__ = "graph_sync_states"
+
+    tenant_id: str = Field(
+        sa_column=Column(String(32), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    )
+    # Hash of the selected group ids the links and nesting were read for.
+    selection_key: str = Field(sa_column=Column(String(64), nullable=False))
+    users_delta_link: str = Field(sa_column=Column(Text, nullable=False))
+    # [{"ids": [group ids], "link": delta link}], at most 50 ids each.
+    groups_delta_links: Any = Field(sa_column=Column(JSON, nullable=False))
+    # {group id: [nested child group ids]} for every group read.
+    group_edges: Any = Field(sa_column=Column(JSON, nullable=False))
+    last_full_at: datetime = Field(sa_column=_ts())
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class SyncLease(SQLModel, table=True):
+    """Which process syncs the tenant now; an expired lease may be taken over."""
+
+    __tablename__ = "sync_leases"
+
+    tenant_id: str = Field(
+        sa_column=Column(String(32), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    )
+    holder: str | None = Field(default=None, sa_column=Column(String(64)))
+    expires_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    run_id: int | None = Field(default=None, sa_column=Column(BigId))
+
+
+class SyncRunReport(SQLModel, table=True):
+    """What a Graph run reports beyond counts: kind and why, timings, Graph traffic."""
+
+    __tablename__ = "sync_run_reports"
+
+    run_id: int = Field(
+        sa_column=Column(BigId, ForeignKey("sync_runs.id", ondelete="CASCADE"), primary_key=True)
+    )
+    tenant_id: str = Field(sa_column=Column(String(32), nullable=False))
+    report: Any = Field(sa_column=Column(JSON, nullable=False))
 
 
 metadata = SQLModel.metadata
