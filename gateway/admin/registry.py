@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 from gateway.admin.endpoint import Endpoint
-from gateway.admin.routes import integration, runs, sites, tags, teams, tenants, tokens, users
+from gateway.admin.routes import (
+    entra_sync,
+    integration,
+    runs,
+    sites,
+    tags,
+    teams,
+    tenants,
+    tokens,
+    users,
+)
 
 ENDPOINTS: tuple[Endpoint, ...] = (
     *tenants.ENDPOINTS,
     *integration.ENDPOINTS,
     *runs.ENDPOINTS,
+    *entra_sync.ENDPOINTS,
     *sites.ENDPOINTS,
     *teams.ENDPOINTS,
     *tags.ENDPOINTS,
