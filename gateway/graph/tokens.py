@@ -109,9 +109,9 @@ class TokenSource:
             result = app.acquire_token_for_client(scopes=[self._endpoints.graph_scope])
         except (httpx.TransportError, OSError) as exc:
             raise _unreachable(self._endpoints.login_url, exc) from None
-        except httpx.HTTPStatusError as exc:
+        except (httpx.HTTPStatusError, msal.exceptions.MsalServiceError) as exc:
             raise UnreachableError(
-                f"Entra's token endpoint answered {exc.response.status_code}; try again later."
+                f"Entra's token endpoint failed ({type(exc).__name__}); try again later."
             ) from None
         if "access_token" not in result:
             raise translate_token_error(result)
@@ -136,7 +136,10 @@ class TokenSource:
                 client_credential=self._secret.reveal(),
                 authority=self._endpoints.authority(self._tenant),
                 http_client=MsalHttpClient(self._http),
-                instance_discovery=self._endpoints.known_to_msal,
+                # Instance discovery only finds cache aliases of other authorities,
+                # which a one-authority, in-memory cache never uses; it would cost
+                # a request to the public cloud, which a custom host must not see.
+                instance_discovery=False,
                 # Token requests go to the tenant's own authority; no region guessing.
                 azure_region=None,
             )
