@@ -11,6 +11,7 @@ from sqlalchemy import Engine, select
 from gateway.services import Services
 from gateway.settings import Settings
 from gateway.store.engine import read_transaction, write_transaction
+from gateway.store.graph_sync import VALIDATED, set_status
 from gateway.store.sites import create_site
 from gateway.store.tables import metadata
 from gateway.store.tags import tag_user
@@ -18,7 +19,6 @@ from gateway.store.teams import add_member, create_team
 from gateway.store.tenants import create_tenant
 from gateway.store.tokens import create_token
 from tests import store_seed as seed
-from gateway.store.graph_sync import VALIDATED, set_status
 from tests.admin.client import AdminClient
 from tests.fakes.entra import EntraState, Secret, create_app
 from tests.graph.fake import app_with_secret, in_process_connector, tenant_named
