@@ -372,7 +372,8 @@ class SyncEngine:
                 members_complete=True,
             )
             batch.add_groups(
-                SourceGroup(g, name) for g, name in names.items() if g not in reread_members
+                (SourceGroup(g, name) for g, name in names.items() if g not in reread_members),
+                members_complete=False,
             )
             batch.remove_groups(sorted(removed_groups))
             batch.add_members(sorted(added))
