@@ -29,6 +29,8 @@ from gateway.services import Services
 from gateway.settings import Settings, load_settings
 from gateway.store.engine import make_engine
 from gateway.store.migrate import check_schema_current
+from gateway.sync.scheduler import Scheduler
+from gateway.sync.service import connector_for
 
 logger = logging.getLogger("gateway.app")
 
@@ -53,7 +55,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or load_settings()
     secrets = load_secret_box(settings)
     engine = make_engine(settings.database_url)
-    services = Services(settings=settings, engine=engine, secrets=secrets)
+    services = Services(
+        settings=settings, engine=engine, secrets=secrets, graph=connector_for(settings)
+    )
     metrics = Metrics()
 
     routes: list[BaseRoute] = [
@@ -70,8 +74,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         try:
             await anyio.to_thread.run_sync(_startup_checks, services)
-            # Later: start the sync scheduler here and stop it after the yield.
-            yield
+            scheduler = Scheduler(services) if settings.sync_scheduler_enabled else None
+            if scheduler is not None:
+                scheduler.start()
+            try:
+                yield
+            finally:
+                if scheduler is not None:
+                    await anyio.to_thread.run_sync(scheduler.stop)
         finally:
             engine.dispose()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +19,8 @@ from sqlalchemy import Engine
 
 from gateway.errors import ConflictError
 from gateway.store import graph_sync as store
+
+_CHECK_EVERY_SECONDS = 2.0
 
 
 def process_holder() -> str:
@@ -39,12 +42,23 @@ class Lease:
         self._stop = threading.Event()
         self._lost = threading.Event()
         self._stopped_sync = threading.Event()
+        self._checked_at = time.monotonic()
         self._thread = threading.Thread(
             target=self._heartbeat, name=f"sync-lease-{tenant_id[:8]}", daemon=True
         )
 
     def live(self) -> bool:
-        return not self._lost.is_set() and not self._stopped_sync.is_set()
+        """Whether the run may go on; checks the integration at most every few seconds,
+        so disabling it stops a running job at once."""
+        if self._lost.is_set() or self._stopped_sync.is_set():
+            return False
+        now = time.monotonic()
+        if now - self._checked_at >= _CHECK_EVERY_SECONDS:
+            self._checked_at = now
+            if not store.sync_allowed(self.engine, self.tenant_id, scheduled=self.scheduled):
+                self._stopped_sync.set()
+                return False
+        return True
 
     def _heartbeat(self) -> None:
         while not self._stop.wait(self.seconds / 3):

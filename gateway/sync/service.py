@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -41,6 +42,7 @@ def run_sync(
     progress: Progress | None = None,
     scheduled: bool = False,
     holder: str = _HOLDER,
+    stop: threading.Event | None = None,
 ) -> RunOutcome:
     """Run one sync under the tenant's lease (409 while another run holds it)."""
     settings = services.settings
@@ -53,7 +55,9 @@ def run_sync(
             services.graph,
             policy_for(settings),
             progress=progress,
-            should_continue=lease.live,
+            should_continue=(
+                lease.live if stop is None else lambda: not stop.is_set() and lease.live()
+            ),
         )
         return engine.run(request)
 
