@@ -25,6 +25,7 @@ from gateway.graph.errors import (
     GraphRequestError,
     MissingPermissionError,
     NotFoundError,
+    ReadCancelledError,
     ThrottledError,
     UnreachableError,
 )
@@ -96,6 +97,22 @@ class GraphClient:
         self.stats = RequestStats()
         self._token: str | None = None
         self._token_lock = threading.Lock()
+        # Set by a run: a wait for Retry-After ends early when the run must stop.
+        self.should_continue: Callable[[], bool] | None = None
+
+    def _wait(self, seconds: float) -> None:
+        check = self.should_continue
+        if check is None:
+            self._sleep(seconds)
+            return
+        end = time.monotonic() + seconds
+        while True:
+            if not check():
+                raise ReadCancelledError("The run was stopped while waiting to retry.")
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            self._sleep(min(left, 0.5))
 
     def close(self) -> None:
         self._http.close()
@@ -182,7 +199,7 @@ class GraphClient:
                     answers[index] = BatchAnswer(None, _throttled())
                 return
             self.stats.retries += len(again)
-            self._sleep(retry_after)
+            self._wait(retry_after)
             pending = sorted(again)
 
     # -- transport ---------------------------------------------------------------
@@ -222,7 +239,7 @@ class GraphClient:
                         f"({type(exc).__name__}); check the cloud setting and the network."
                     ) from None
                 attempt += 1
-                self._sleep(wait)
+                self._wait(wait)
                 continue
             self.stats.count(retry=attempt > 0, throttled=response.status_code == 429)
             if response.status_code < 400:
@@ -237,7 +254,7 @@ class GraphClient:
                 if time.monotonic() + wait > deadline:
                     raise _throttled(_ids(response.headers))
                 attempt += 1
-                self._sleep(wait)
+                self._wait(wait)
                 continue
             body = _json_or_empty(response)
             raise _error_for(response.status_code, body, response.headers, url)

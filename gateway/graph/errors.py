@@ -101,3 +101,7 @@ class WriteRefusedError(GraphError):
     """The gateway only reads from Entra: a non-GET request was refused before sending."""
 
     cause = "write_refused"
+
+
+class ReadCancelledError(Exception):
+    """The caller asked to stop (not a Graph failure: nothing is wrong with Entra)."""

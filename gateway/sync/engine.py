@@ -21,7 +21,12 @@ from gateway.crypto import SecretBox
 from gateway.errors import ApiError, ConflictError, NotFoundError
 from gateway.graph.client import GraphClient
 from gateway.graph.connector import GraphConnector
-from gateway.graph.errors import DeltaExpiredError, EntraAuthError, GraphError
+from gateway.graph.errors import (
+    DeltaExpiredError,
+    EntraAuthError,
+    GraphError,
+    ReadCancelledError,
+)
 from gateway.graph.errors import NotFoundError as GraphNotFound
 from gateway.graph.reads import latest_delta_link, user_pages, user_path, users_delta_url
 from gateway.identity.model import SourceGroup
@@ -164,7 +169,7 @@ class SyncEngine:
                 request, run_id, client, store.selected_groups(self.engine, request.tenant_id)
             )
             status = self._execute(run)
-        except Cancelled:
+        except (Cancelled, ReadCancelledError):
             status, error, cause = "cancelled", "The integration was disabled during the run.", None
         except GraphError as exc:
             status, error, cause = "failed", str(exc), exc.cause
