@@ -207,7 +207,7 @@ def _paged_list(
             raise bad_request("The page token does not belong to this request.")
         query = payload["q"]
         after = payload["a"]
-        page = payload["p"] + 1
+        page = payload["p"]
     inner = GraphRequest(
         ctx.request.method, ctx.request.path, query, ctx.request.headers, ctx.request.base
     )
@@ -230,7 +230,7 @@ def _paged_list(
     body: dict[str, Any] = {"@odata.context": context_url(ctx.request.base, entity_set, select)}
     if last is not None:
         next_token = ctx.codec.encode(
-            {"k": token_kind, "t": ctx.tenant.id, "q": query, "a": last, "p": page}
+            {"k": token_kind, "t": ctx.tenant.id, "q": query, "a": last, "p": page + 1}
         )
         body["@odata.nextLink"] = link(
             ctx.request.base, ctx.request.path, {**query, "$skiptoken": next_token}
