@@ -124,7 +124,7 @@ def routes(state: EntraState) -> list[Route]:
             if all(s.expires_at <= now for s in matching):
                 return _entra_error(state, errors.expired_secret(client_id))
             scope = fields.get("scope", "").strip()
-            if " " in scope or not scope.endswith("/.default") or not scope.startswith("https://"):
+            if " " in scope or not scope.endswith("/.default") or scope == "/.default":
                 return _entra_error(state, errors.invalid_scope(scope))
             lifetime = int(state.config.access_token_lifetime.total_seconds())
             access_token = issue_access_token(
