@@ -67,3 +67,15 @@ def test_requests_are_counted_by_method_and_path(directory: Directory) -> None:
     assert state.requests.count("GET", "/v1.0/groups", in_batch=True) == 1
     assert state.requests.methods("/v1.0") == {"GET", "POST"}
     assert state.requests.count() == 4
+
+
+def test_a_delta_page_fails_and_the_round_resumes(directory: Directory) -> None:
+    directory.state.config.delta_page_size = 2
+    directory.state.faults.fail_page(page=2, path=r"/users/delta$", status=504)
+    client = directory.client
+    first = client.get("/v1.0/users/delta?$select=id").json()
+    assert client.get(first["@odata.nextLink"]).status_code == 504
+    rest, last = client.collect(first["@odata.nextLink"])
+    ids = [u["id"] for u in first["value"] + rest]
+    assert sorted(ids) == sorted(directory.tenant.users)
+    assert "@odata.deltaLink" in last
