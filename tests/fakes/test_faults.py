@@ -48,13 +48,18 @@ def test_a_specific_page_fails_once_and_its_link_still_works(directory: Director
     assert len(retried.json()["value"]) == 2
 
 
-def test_token_endpoint_can_be_throttled(directory: Directory) -> None:
-    directory.state.faults.throttle(times=1, retry_after=2, path=r"/oauth2/v2\.0/token$")
-    response = directory.client.token_response(
-        directory.tenant.id, directory.app.client_id, directory.app.secrets[0].value
-    )
+def test_token_endpoint_fails_only_when_a_fault_names_it(directory: Directory) -> None:
+    faults, client = directory.state.faults, directory.client
+    faults.unavailable(times=1)
+    secret = directory.app.secrets[0].value
+    token = client.token_response(directory.tenant.id, directory.app.client_id, secret)
+    assert token.status_code == 200
+    assert client.get("/v1.0/users").status_code == 503
+    faults.throttle(times=1, retry_after=2, path=r"/oauth2/v2\.0/token$")
+    response = client.token_response(directory.tenant.id, directory.app.client_id, secret)
     assert response.status_code == 429
     assert response.headers["Retry-After"] == "2"
+    assert response.json()["error"] == "temporarily_unavailable"
 
 
 def test_requests_are_counted_by_method_and_path(directory: Directory) -> None:

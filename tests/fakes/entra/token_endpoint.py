@@ -28,7 +28,7 @@ def _entra_error(state: EntraState, err: EntraError) -> JSONResponse:
 
 
 def _fault(state: EntraState, request: Request) -> Response | None:
-    fault = state.faults.take(request.method, request.url.path)
+    fault = state.faults.take(request.method, request.url.path, explicit_only=True)
     if fault is None:
         return None
     headers = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
