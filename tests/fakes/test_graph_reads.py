@@ -219,3 +219,25 @@ def test_writes_are_refused(directory: Directory) -> None:
     response = directory.client.request("PATCH", f"/v1.0/users/{directory.users[0]['id']}", json={})
     assert response.status_code == 405
     assert directory.state.requests.count("PATCH") == 1
+
+
+def test_search_needs_consistency_level_and_matches_word_prefixes(directory: Directory) -> None:
+    client = directory.client
+    url = '/v1.0/groups?$search="displayName:emea"&$count=true'
+    assert client.get(url).status_code == 400
+    found = client.get(url, headers={"ConsistencyLevel": "eventual"}).json()
+    assert [g["displayName"] for g in found["value"]] == ["Sales EMEA"]
+    assert found["@odata.count"] == 1
+    either = client.get(
+        '/v1.0/users?$search="displayName:guest" OR "displayName:mail"',
+        headers={"ConsistencyLevel": "eventual"},
+    ).json()
+    assert sorted(u["displayName"] for u in either["value"]) == ["Guest", "No Mail"]
+
+
+def test_count_is_the_total_over_all_pages(directory: Directory) -> None:
+    page = directory.client.get(
+        "/v1.0/users?$top=2&$count=true", headers={"ConsistencyLevel": "eventual"}
+    ).json()
+    assert page["@odata.count"] == 5
+    assert len(page["value"]) == 2

@@ -137,7 +137,7 @@ def answer(
             "from": payload["seq"],
             "to": tenant.seq,
             "c": None,
-            "p": 0,
+            "p": 1,
         }
     else:
         extra = ("members",) if collection == "groups" else ()
@@ -154,7 +154,7 @@ def answer(
             "from": None,
             "to": tenant.seq,
             "c": None,
-            "p": 0,
+            "p": 1,
         }
         if deltatoken == "latest":
             # "Sync from now": no objects, only a delta link at the current position.

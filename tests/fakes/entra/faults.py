@@ -22,6 +22,8 @@ class Fault:
     requests fail (``None``: every matching request until :meth:`Faults.clear`).
     ``in_batch`` says whether sub-requests of a ``$batch`` can be hit (they are
     throttled one by one in Graph) and ``outside_batch`` whether plain requests can.
+    A fault without ``path`` hits Graph requests only; the token endpoint and the
+    OpenID metadata fail only for a fault whose ``path`` names them.
     """
 
     status: int
@@ -89,11 +91,21 @@ class Faults:
             self.rules.clear()
 
     def take(
-        self, method: str, path: str, page: int | None = None, in_batch: bool = False
+        self,
+        method: str,
+        path: str,
+        page: int | None = None,
+        in_batch: bool = False,
+        explicit_only: bool = False,
     ) -> Fault | None:
-        """The first fault that matches this request, counted as used; None if the route answers."""
+        """The first fault that matches this request, counted as used; None if the route answers.
+
+        ``explicit_only`` considers only faults that name a path (the Entra endpoints).
+        """
         with self._lock:
             for fault in self.rules:
+                if explicit_only and fault.path is None:
+                    continue
                 if fault.matches(method, path, page, in_batch):
                     fault.hits += 1
                     return fault

@@ -24,9 +24,10 @@ from tests.fakes.entra.errors import (
     unsupported_query,
 )
 from tests.fakes.entra.odata import (
-    Filter,
+    Predicate,
     TokenCodec,
     parse_filter,
+    parse_search,
     parse_select,
     parse_top,
     require_advanced,
@@ -151,16 +152,32 @@ def _fault_reply(
 
 def _select_and_filter(
     ctx: Context, properties: frozenset[str], type_name: str
-) -> tuple[tuple[str, ...] | None, Filter | None, str | None]:
+) -> tuple[tuple[str, ...] | None, Predicate | None, bool]:
+    """$select, then $filter and $search as one predicate, and whether $count=true was asked."""
     query = ctx.request.query
+    consistency = ctx.request.header("consistencylevel")
     select = parse_select(query.get("$select"), properties, type_name)
-    raw_filter = query.get("$filter")
-    filter_ = parse_filter(raw_filter, properties)
-    require_advanced(filter_, ctx.request.header("consistencylevel"), query.get("$count"))
-    for option in ("$orderby", "$expand", "$search"):
+    filter_ = parse_filter(query.get("$filter"), properties)
+    require_advanced(filter_, consistency, query.get("$count"))
+    for option in ("$orderby", "$expand"):
         if option in query:
             raise unsupported_query(f"The fake does not implement {option}.")
-    return select, filter_, raw_filter
+    count = (query.get("$count") or "").lower() == "true"
+    if count and (consistency or "").lower() != "eventual":
+        raise bad_request(
+            "$count on directory objects needs the header ConsistencyLevel: eventual."
+        )
+    predicates: list[Predicate] = []
+    if filter_ is not None:
+        predicates.append(filter_.predicate)
+    if "$search" in query:
+        predicates.append(parse_search(query["$search"], properties, consistency))
+    if not predicates:
+        return select, None, count
+    if len(predicates) == 1:
+        return select, predicates[0], count
+    first, second = predicates
+    return select, lambda obj: first(obj) and second(obj), count
 
 
 def _page(
@@ -207,15 +224,14 @@ def _paged_list(
             raise bad_request("The page token does not belong to this request.")
         query = payload["q"]
         after = payload["a"]
-        page = payload["p"] + 1
+        page = payload["p"]
     inner = GraphRequest(
         ctx.request.method, ctx.request.path, query, ctx.request.headers, ctx.request.base
     )
-    select, filter_, _ = _select_and_filter(
+    select, predicate, count = _select_and_filter(
         Context(ctx.state, inner, ctx.tenant, ctx.caller, ctx.codec), properties, type_name
     )
     top = parse_top(query.get("$top"), DEFAULT_PAGE_SIZE)
-    predicate = filter_.predicate if filter_ is not None else None
 
     def keep(obj: Mapping[str, Any]) -> bool:
         if keep_extra is not None and not keep_extra(obj):
@@ -228,9 +244,11 @@ def _paged_list(
         kind = kind_of(obj)
         value.append(project(obj, kind, select, with_type, kind in limited_types))
     body: dict[str, Any] = {"@odata.context": context_url(ctx.request.base, entity_set, select)}
+    if count:
+        body["@odata.count"] = sum(1 for i in ids if (obj := lookup(i)) is not None and keep(obj))
     if last is not None:
         next_token = ctx.codec.encode(
-            {"k": token_kind, "t": ctx.tenant.id, "q": query, "a": last, "p": page}
+            {"k": token_kind, "t": ctx.tenant.id, "q": query, "a": last, "p": page + 1}
         )
         body["@odata.nextLink"] = link(
             ctx.request.base, ctx.request.path, {**query, "$skiptoken": next_token}

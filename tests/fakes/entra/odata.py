@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import itertools
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -169,9 +170,10 @@ class _Parser:
         if not isinstance(value, str):
             raise bad_request(f"{name} needs a string literal.")
         needle = value.lower()
+        # A null property matches no prefix or suffix, not even ''.
         if name == "startswith":
-            return lambda obj: _text(obj.get(prop)).startswith(needle)
-        return lambda obj: _text(obj.get(prop)).endswith(needle)
+            return lambda obj: isinstance(v := obj.get(prop), str) and v.lower().startswith(needle)
+        return lambda obj: isinstance(v := obj.get(prop), str) and v.lower().endswith(needle)
 
     def parse_comparison(self) -> Predicate:
         prop = self.property()
@@ -238,10 +240,6 @@ class _Parser:
         raise bad_request(f"Syntax error: '{text}' is not a literal.")
 
 
-def _text(value: Any) -> str:
-    return value.lower() if isinstance(value, str) else ""
-
-
 def _fold(value: Any) -> Any:
     # Directory string comparisons are case-insensitive.
     return value.lower() if isinstance(value, str) else value
@@ -292,3 +290,52 @@ class TokenCodec:
             raise failure
         payload: dict[str, Any] = json.loads(data)
         return payload
+
+
+# --- $search ---------------------------------------------------------------------
+
+_SEARCH_CLAUSE = re.compile(r'\s*"(?P<prop>[A-Za-z]+):(?P<term>[^"]*)"\s*(?P<op>AND|OR)?', re.I)
+_WORD = re.compile(r"[^\W_]+")
+
+
+def parse_search(raw: str, properties: frozenset[str], consistency_level: str | None) -> Predicate:
+    """``$search="displayName:sal" OR "mail:ada"``: word-prefix matches, as Graph tokenises.
+
+    Directory objects answer $search only in advanced query mode.
+    """
+    if (consistency_level or "").lower() != "eventual":
+        raise bad_request(
+            "Request with $search query parameter only works through MSGraph with a special "
+            "request header: 'ConsistencyLevel: eventual'"
+        )
+    clauses: list[tuple[str, str, str | None]] = []
+    pos = 0
+    while pos < len(raw):
+        match = _SEARCH_CLAUSE.match(raw, pos)
+        if match is None or match.end() == pos:
+            raise bad_request(f"Syntax error in $search '{raw}'.")
+        prop = match["prop"]
+        if prop not in properties:
+            raise bad_request(f"Could not find a property named '{prop}'.")
+        op = match["op"].upper() if match["op"] else None
+        clauses.append((prop, match["term"].lower(), op))
+        pos = match.end()
+    if not clauses or clauses[-1][2] is not None:
+        raise bad_request(f"Syntax error in $search '{raw}'.")
+
+    def hit(obj: Mapping[str, Any], prop: str, term: str) -> bool:
+        value = obj.get(prop)
+        if not isinstance(value, str):
+            return False
+        return any(word.startswith(term) for word in _WORD.findall(value.lower()))
+
+    def predicate(obj: Mapping[str, Any]) -> bool:
+        result = hit(obj, clauses[0][0], clauses[0][1])
+        for (_, _, op), (prop, term, _) in itertools.pairwise(clauses):
+            if op == "AND":
+                result = result and hit(obj, prop, term)
+            else:
+                result = result or hit(obj, prop, term)
+        return result
+
+    return predicate

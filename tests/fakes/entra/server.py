@@ -7,6 +7,8 @@ private CA (trustme); clients trust it through ``ca_bundle`` (``verify=``,
 
 from __future__ import annotations
 
+import socket
+import ssl
 import tempfile
 import threading
 import time
@@ -22,6 +24,17 @@ from tests.fakes.entra.app import create_app
 from tests.fakes.entra.state import EntraState
 
 
+class _Server(uvicorn.Server):
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # Clients (MSAL's requests session, pooled httpx clients) keep connections alive,
+        # and closing a TLS connection waits for the peer's close_notify: cut them instead.
+        for connection in list(self.server_state.connections):
+            transport = getattr(connection, "transport", None)
+            if transport is not None:
+                transport.abort()
+        await super().shutdown(sockets)
+
+
 @dataclass(frozen=True)
 class ServedFake:
     """A running fake: its base URL (login and Graph root alike) and the CA to trust (HTTPS)."""
@@ -29,6 +42,10 @@ class ServedFake:
     base_url: str
     ca_bundle: Path | None
     state: EntraState
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """A client context trusting the fake's private CA (for ``httpx`` ``verify=``)."""
+        return ssl.create_default_context(cafile=str(self.ca_bundle) if self.ca_bundle else None)
 
 
 @contextmanager
@@ -60,7 +77,7 @@ def serve(
             lifespan="off",
             **ssl_options,  # type: ignore[arg-type]
         )
-        server = uvicorn.Server(config)
+        server = _Server(config)
         thread = threading.Thread(target=server.run, name="entra-fake", daemon=True)
         thread.start()
         deadline = time.monotonic() + startup_timeout

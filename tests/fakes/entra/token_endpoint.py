@@ -28,7 +28,7 @@ def _entra_error(state: EntraState, err: EntraError) -> JSONResponse:
 
 
 def _fault(state: EntraState, request: Request) -> Response | None:
-    fault = state.faults.take(request.method, request.url.path)
+    fault = state.faults.take(request.method, request.url.path, explicit_only=True)
     if fault is None:
         return None
     headers = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
@@ -124,7 +124,7 @@ def routes(state: EntraState) -> list[Route]:
             if all(s.expires_at <= now for s in matching):
                 return _entra_error(state, errors.expired_secret(client_id))
             scope = fields.get("scope", "").strip()
-            if " " in scope or not scope.endswith("/.default") or not scope.startswith("https://"):
+            if " " in scope or not scope.endswith("/.default") or scope == "/.default":
                 return _entra_error(state, errors.invalid_scope(scope))
             lifetime = int(state.config.access_token_lifetime.total_seconds())
             access_token = issue_access_token(
