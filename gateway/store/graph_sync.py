@@ -309,22 +309,6 @@ def lease_holder(engine: Engine, tenant_id: str) -> tuple[str | None, datetime |
 # -- memberships a delta run reasons about ---------------------------------------
 
 
-def source_is_empty(engine: Engine, tenant_id: str) -> bool:
-    """Whether the store holds no Graph user or group of the tenant (a first sync)."""
-    with read_transaction(engine) as conn:
-        user = conn.execute(
-            select(_user_sources.c.user_id)
-            .where(_user_sources.c.tenant_id == tenant_id, _user_sources.c.source == SOURCE)
-            .limit(1)
-        ).first()
-        group = conn.execute(
-            select(_groups.c.id)
-            .where(_groups.c.tenant_id == tenant_id, _groups.c.source == SOURCE)
-            .limit(1)
-        ).first()
-    return user is None and group is None
-
-
 def linked_users(engine: Engine, tenant_id: str, external_ids: Iterable[str]) -> set[str]:
     """Which of these Graph user ids the store already links to a user."""
     ids = sorted(set(external_ids))

@@ -36,7 +36,6 @@ from gateway.store.apply import (
     ApplyResult,
     ApplyStatus,
     StaleSnapshotError,
-    apply_changes,
     sync_batch,
 )
 from gateway.store.integrations import IntegrationRecord, get_integration, load_client_secret
@@ -52,13 +51,9 @@ from gateway.sync.mapping import (
     read_failed_warning,
     source_user,
 )
-from gateway.sync.prefetch import ChunkApplier, read_ahead
+from gateway.sync.prefetch import read_ahead
 
 logger = logging.getLogger("gateway.sync")
-
-# Users per change batch of a first sync: big enough that the per-apply work
-# (planner statistics, team upkeep) stays small, small enough to overlap.
-FIRST_LOAD_CHUNK = 20_000
 
 Progress = Callable[[str, int], None]
 
@@ -278,34 +273,6 @@ class SyncEngine:
         run.complete = tree.complete
         members = {g: frozenset(tree.transitive_users(g)) for g in run.selected if g in tree.names}
         scope: set[str] = set().union(*members.values()) if members else set()
-        if not run.request.dry_run and store.source_is_empty(self.engine, tenant_id):
-            result = self._first_load(run, tree.names, members, scope)
-        else:
-            result = self._snapshot(run, tree.names, members, scope)
-        run.results.append(result)
-        if result.status is ApplyStatus.APPLIED and run.complete:
-            store.save_delta_state(
-                self.engine,
-                tenant_id,
-                store.DeltaState(
-                    selection_key=store.selection_key(run.selected),
-                    users_delta_link=users_link,
-                    groups_delta_links=tree.delta_links,
-                    group_edges={g: list(c) for g, c in tree.edges.items()},
-                    last_full_at=utcnow(),
-                ),
-            )
-        return self._status(run, result)
-
-    def _snapshot(
-        self,
-        run: _Run,
-        names: dict[str, str],
-        members: dict[str, frozenset[str]],
-        scope: set[str],
-    ) -> ApplyResult:
-        """Stage every in-scope user as its page arrives, then apply one snapshot."""
-        client, tenant_id = run.client, run.request.tenant_id
         mark = time.monotonic()
         read_users = 0
         with sync_batch(self.engine, tenant_id, SOURCE, snapshot=True) as batch:
@@ -323,93 +290,27 @@ class SyncEngine:
                 run.complete = False
                 run.warnings.append(read_failed_warning("users", str(exc)))
             batch.add_groups(
-                SourceGroup(g, names[g], users) for g, users in sorted(members.items())
+                SourceGroup(g, tree.names[g], users) for g, users in sorted(members.items())
             )
             run.timings["read_users_seconds"] = time.monotonic() - mark
             mark = time.monotonic()
             self._progress("applying", 0)
             result = batch.apply(complete=run.complete, options=self._options(run))
             run.timings["apply_seconds"] = time.monotonic() - mark
-        return result
-
-    def _first_load(
-        self,
-        run: _Run,
-        names: dict[str, str],
-        members: dict[str, frozenset[str]],
-        scope: set[str],
-    ) -> ApplyResult:
-        """The first sync into a store holding nothing of this source.
-
-        With nothing to remove, the snapshot is the same as change batches of
-        adds, so the users are applied in chunks, by a second thread, while the
-        next pages are fetched: fetching and applying overlap. The groups go
-        first; each chunk brings its users' memberships.
-        """
-        client, tenant_id = run.client, run.request.tenant_id
-        options = self._options(run)
-        groups_of: dict[str, list[str]] = {}
-        for group_id, users in members.items():
-            for user_id in users:
-                groups_of.setdefault(user_id, []).append(group_id)
-        applier = ChunkApplier()
-        applier.submit(
-            lambda: apply_changes(
+        run.results.append(result)
+        if result.status is ApplyStatus.APPLIED and run.complete:
+            store.save_delta_state(
                 self.engine,
                 tenant_id,
-                SOURCE,
-                groups=[SourceGroup(g, names[g]) for g in sorted(members)],
-                options=options,
+                store.DeltaState(
+                    selection_key=store.selection_key(run.selected),
+                    users_delta_link=users_link,
+                    groups_delta_links=tree.delta_links,
+                    group_edges={g: list(c) for g, c in tree.edges.items()},
+                    last_full_at=utcnow(),
+                ),
             )
-        )
-
-        def submit(items: list[dict[str, Any]]) -> None:
-            applier.submit(
-                lambda: apply_changes(
-                    self.engine,
-                    tenant_id,
-                    SOURCE,
-                    users=[source_user(item) for item in items],
-                    added_members=[
-                        (g, str(item["id"])) for item in items for g in groups_of[item["id"]]
-                    ],
-                    options=options,
-                )
-            )
-
-        mark = time.monotonic()
-        read_users = 0
-        chunk: list[dict[str, Any]] = []
-        try:
-            for page in read_ahead(user_pages(client)):
-                self._check()
-                applier.raise_failure()
-                wanted = [item for item in page if item.get("id") in scope]
-                run.warnings.extend(guest_warning(i) for i in wanted if is_guest(i))
-                chunk.extend(wanted)
-                if len(chunk) >= FIRST_LOAD_CHUNK:
-                    submit(chunk)
-                    chunk = []
-                read_users += len(page)
-                self._progress("users", read_users)
-        except GraphError as exc:
-            if not exc.transient and not isinstance(exc, GraphNotFound):
-                applier.finish()
-                raise
-            run.complete = False
-            run.warnings.append(read_failed_warning("users", str(exc)))
-        except BaseException:
-            applier.finish()
-            raise
-        if chunk:
-            submit(chunk)
-        run.timings["read_users_seconds"] = time.monotonic() - mark
-        mark = time.monotonic()
-        self._progress("applying", 0)
-        results: list[ApplyResult] = applier.finish()
-        run.timings["apply_after_read_seconds"] = time.monotonic() - mark
-        run.results.extend(results[:-1])
-        return results[-1]
+        return self._status(run, result)
 
     # -- delta ---------------------------------------------------------------------
 

@@ -1,11 +1,11 @@
-"""Overlapping work in threads: reading Graph ahead, and applying chunks behind the reads."""
+"""Reading ahead in a thread, so the next Graph page arrives while this one is staged."""
 
 from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Iterable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
 
 T = TypeVar("T")
 _DONE = object()
@@ -48,45 +48,3 @@ def read_ahead(source: Iterable[T], depth: int = 3) -> Iterator[T]:
     finally:
         stop.set()
         thread.join(timeout=5)
-
-
-class ChunkApplier:
-    """Runs submitted jobs one after another in a thread of its own, in order.
-
-    The first failure stops it: later jobs are dropped, and the failure is
-    raised by :meth:`raise_failure` or :meth:`finish`.
-    """
-
-    def __init__(self, depth: int = 2) -> None:
-        self._jobs: queue.Queue[Callable[[], Any] | None] = queue.Queue(maxsize=depth)
-        self._results: list[Any] = []
-        self._failure: BaseException | None = None
-        self._thread = threading.Thread(target=self._work, name="sync-apply", daemon=True)
-        self._thread.start()
-
-    def _work(self) -> None:
-        while True:
-            job = self._jobs.get()
-            if job is None:
-                return
-            if self._failure is not None:
-                continue
-            try:
-                self._results.append(job())
-            except BaseException as exc:
-                self._failure = exc
-
-    def submit(self, job: Callable[[], Any]) -> None:
-        self.raise_failure()
-        self._jobs.put(job)
-
-    def raise_failure(self) -> None:
-        if self._failure is not None:
-            raise self._failure
-
-    def finish(self) -> list[Any]:
-        """Wait for every submitted job; their results in order."""
-        self._jobs.put(None)
-        self._thread.join()
-        self.raise_failure()
-        return list(self._results)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
-from gateway.sync import engine as engine_module
 from tests.store.apply_helpers import user_tags, users_by_email
 from tests.sync.conftest import World
 
@@ -121,25 +118,3 @@ def test_throttling_is_retried_and_reported(world: World) -> None:
     assert outcome.status == "succeeded", outcome.error
     assert outcome.report["graph_retries"] >= 2
     assert outcome.report["graph_throttled"] >= 2
-
-
-def test_a_first_sync_in_chunks_equals_the_snapshot(
-    world: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(engine_module, "FIRST_LOAD_CHUNK", 3)
-    staff = [world.user(f"Staff {i}") for i in range(10)]
-    inner = world.group("Inner", *staff[6:])
-    sales = world.group("Sales", *staff[:5], inner)
-    ops = world.group("Ops", *staff[3:8])
-    world.select(sales["id"], ops["id"])
-
-    preview = world.sync(dry_run=True)
-    first = world.sync()
-    again = world.sync(force_full=True)
-
-    assert first.status == "succeeded", first.error
-    nonzero = {k: v for k, v in first.counts.items() if v}
-    assert nonzero == {k: v for k, v in preview.counts.items() if v}
-    # A full snapshot right after finds nothing to change.
-    assert {k: v for k, v in again.counts.items() if v} == {}
-    assert len(user_tags(world.engine, world.tenant_id)) == 10
