@@ -29,6 +29,7 @@ from gateway.services import Services
 from gateway.settings import Settings, load_settings
 from gateway.store.engine import make_engine
 from gateway.store.migrate import check_schema_current
+from gateway.sync.metrics import SecretExpiryCollector
 from gateway.sync.scheduler import Scheduler
 from gateway.sync.service import connector_for
 
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         settings=settings, engine=engine, secrets=secrets, graph=connector_for(settings)
     )
     metrics = Metrics()
+    metrics.registry.register(SecretExpiryCollector(engine))
 
     routes: list[BaseRoute] = [
         Route("/healthz", _healthz, methods=["GET"]),

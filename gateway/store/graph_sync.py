@@ -172,6 +172,17 @@ def set_status(engine: Engine, tenant_id: str, status: str, detail: str | None) 
         )
 
 
+def secret_expiry_dates(engine: Engine) -> list[tuple[str, datetime]]:
+    """(tenant id, expiry) of every integration whose secret has a known expiry date."""
+    with read_transaction(engine) as conn:
+        rows = conn.execute(
+            select(_integrations.c.tenant_id, _integrations.c.secret_expires_at).where(
+                _integrations.c.secret_expires_at.is_not(None)
+            )
+        ).all()
+    return [(r.tenant_id, r.secret_expires_at) for r in rows]
+
+
 @dataclass(frozen=True, slots=True)
 class ScheduledIntegration:
     tenant_id: str
