@@ -25,7 +25,12 @@ _CHECK_EVERY_SECONDS = 2.0
 
 def process_holder() -> str:
     """A name for this process in lease rows: host, pid and a random suffix."""
-    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    return f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def run_holder(process: str) -> str:
+    """A name for one run: two runs of one process must not share a lease either."""
+    return f"{process}:{uuid.uuid4().hex[:8]}"
 
 
 class Lease:

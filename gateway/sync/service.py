@@ -13,7 +13,7 @@ from gateway.settings import Settings
 from gateway.store import graph_sync as store
 from gateway.store.runs import get_run
 from gateway.sync.engine import Progress, RunOutcome, RunRequest, SyncEngine, SyncPolicy
-from gateway.sync.lease import hold_lease, process_holder
+from gateway.sync.lease import hold_lease, process_holder, run_holder
 
 _HOLDER = process_holder()
 
@@ -41,13 +41,17 @@ def run_sync(
     *,
     progress: Progress | None = None,
     scheduled: bool = False,
-    holder: str = _HOLDER,
+    holder: str | None = None,
     stop: threading.Event | None = None,
 ) -> RunOutcome:
     """Run one sync under the tenant's lease (409 while another run holds it)."""
     settings = services.settings
     with hold_lease(
-        services.engine, request.tenant_id, holder, settings.sync_lease_seconds, scheduled=scheduled
+        services.engine,
+        request.tenant_id,
+        holder or run_holder(_HOLDER),
+        settings.sync_lease_seconds,
+        scheduled=scheduled,
     ) as lease:
         engine = SyncEngine(
             services.engine,

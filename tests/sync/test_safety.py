@@ -135,3 +135,19 @@ def test_runs_of_one_tenant_never_overlap(world: World) -> None:
     with pytest.raises(ConflictError, match="already running"):
         run_sync(world.services, RunRequest(world.tenant_id))
     assert user_tags(world.engine, world.tenant_id) == {}
+
+
+def test_two_runs_in_one_process_do_not_share_the_lease(world: World) -> None:
+    world.select(world.group("Sales", world.user("Ann A"))["id"])
+    entered: list[str] = []
+
+    def nested_run(_stage: str, _count: int) -> None:
+        if not entered:
+            entered.append("once")
+            with pytest.raises(ConflictError):
+                run_sync(world.services, RunRequest(world.tenant_id))
+
+    outcome = run_sync(world.services, RunRequest(world.tenant_id), progress=nested_run)
+
+    assert entered == ["once"]
+    assert outcome.status == "succeeded"
