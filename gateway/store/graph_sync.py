@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, insert, or_, select, update
+from sqlalchemy import Engine, and_, delete, insert, or_, select, tuple_, update
 
 from gateway.store.engine import read_transaction, write_transaction
 from gateway.store.queries import chunks, insert_ignoring_duplicates, table
@@ -22,6 +22,7 @@ from gateway.store.tables import utcnow
 _runs = table("sync_runs")
 _reports = table("sync_run_reports")
 _states = table("graph_sync_states")
+_direct = table("graph_direct_members")
 _leases = table("sync_leases")
 _integrations = table("integrations")
 _groups_selected = table("integration_groups")
@@ -247,8 +248,19 @@ def load_delta_state(engine: Engine, tenant_id: str) -> DeltaState | None:
     )
 
 
-def save_delta_state(engine: Engine, tenant_id: str, state: DeltaState) -> None:
-    """Store the links of changes already committed (never before)."""
+def save_delta_state(
+    engine: Engine,
+    tenant_id: str,
+    state: DeltaState,
+    *,
+    direct_members: dict[str, list[str]] | None = None,
+    added: Iterable[tuple[str, str]] = (),
+    removed: Iterable[tuple[str, str]] = (),
+) -> None:
+    """Store the links of changes already committed (never before), and in the same
+    transaction the direct members they leave: all of them after a full read
+    (``direct_members``), or the (group, user) pairs a delta round added and removed.
+    """
     values = {
         "selection_key": state.selection_key,
         "users_delta_link": state.users_delta_link,
@@ -263,6 +275,46 @@ def save_delta_state(engine: Engine, tenant_id: str, state: DeltaState) -> None:
         )
         if not updated.rowcount:
             conn.execute(insert(_states).values(tenant_id=tenant_id, **values))
+        if direct_members is not None:
+            conn.execute(delete(_direct).where(_direct.c.tenant_id == tenant_id))
+            rows = [
+                {"tenant_id": tenant_id, "group_id": g, "user_id": u}
+                for g, users in direct_members.items()
+                for u in users
+            ]
+            for batch in chunks(rows, 10_000):
+                conn.execute(insert(_direct), list(batch))
+        gone = sorted(set(removed))
+        for chunk in chunks(gone):
+            conn.execute(
+                delete(_direct).where(
+                    _direct.c.tenant_id == tenant_id,
+                    tuple_(_direct.c.group_id, _direct.c.user_id).in_(list(chunk)),
+                )
+            )
+        insert_ignoring_duplicates(
+            conn,
+            _direct,
+            [{"tenant_id": tenant_id, "group_id": g, "user_id": u} for g, u in sorted(set(added))],
+        )
+
+
+def direct_groups_of(
+    engine: Engine, tenant_id: str, user_ids: Iterable[str]
+) -> dict[str, set[str]]:
+    """The groups (selected or nested) each user is a direct member of, as last read."""
+    ids = sorted(set(user_ids))
+    result: dict[str, set[str]] = {u: set() for u in ids}
+    with read_transaction(engine) as conn:
+        for chunk in chunks(ids):
+            rows = conn.execute(
+                select(_direct.c.user_id, _direct.c.group_id).where(
+                    _direct.c.tenant_id == tenant_id, _direct.c.user_id.in_(list(chunk))
+                )
+            ).all()
+            for row in rows:
+                result[row.user_id].add(row.group_id)
+    return result
 
 
 def clear_delta_state(engine: Engine, tenant_id: str) -> None:

@@ -400,6 +400,24 @@ class GraphSyncState(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
 
 
+class GraphDirectMember(SQLModel, table=True):
+    """Direct user members of every group a Graph sync reads (selected or nested),
+    as of the last committed run: a delta run decides with them whether a user
+    removed from a nested group is still in a selected group another way."""
+
+    __tablename__ = "graph_direct_members"
+    __table_args__ = (
+        Index("ix_graph_direct_members_user", "tenant_id", "user_id"),
+        {"sqlite_with_rowid": False},
+    )
+
+    tenant_id: str = Field(
+        sa_column=Column(String(32), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    )
+    group_id: str = Field(sa_column=Column(String(64), primary_key=True))
+    user_id: str = Field(sa_column=Column(String(64), primary_key=True))
+
+
 class SyncLease(SQLModel, table=True):
     """Which process syncs the tenant now; an expired lease may be taken over."""
 

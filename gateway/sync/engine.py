@@ -309,6 +309,7 @@ class SyncEngine:
                     group_edges={g: list(c) for g, c in tree.edges.items()},
                     last_full_at=utcnow(),
                 ),
+                direct_members=tree.users,
             )
         return self._status(run, result)
 
@@ -329,34 +330,21 @@ class SyncEngine:
             raise NestingChanged("a nested group was deleted")
         ancestors = selected_ancestors(edges, run.selected)
         removed_groups = {g for g in selected if g in read.groups and read.groups[g].removed}
-        added: set[tuple[str, str]] = set()
-        removed: set[tuple[str, str]] = set()
-        reread: set[str] = set()
-        for group_id, change in read.groups.items():
-            for root in ancestors.get(group_id, ()):
-                if root in removed_groups:
-                    continue
-                added.update((root, u) for u in change.added_users)
-                if change.removed_users:
-                    if subtree(edges, root) == {root}:
-                        removed.update((root, u) for u in change.removed_users)
-                    else:
-                        reread.add(root)
-        mark = time.monotonic()
-        reread_tree = (
-            read_group_tree(client, sorted(reread), with_delta_links=False, check=self._check)
-            if reread
-            else None
-        )
-        if reread_tree is not None and not reread_tree.complete:
-            failed = ", ".join(sorted(reread_tree.failed))
-            raise GraphError(f"Re-reading the members of group(s) {failed} failed.")
-        reread_members = {
-            g: reread_tree.transitive_users(g)
-            for g in reread
-            if reread_tree is not None and g in reread_tree.names
+        direct_added = {
+            (g, u) for g, c in read.groups.items() if g in tracked for u in c.added_users
         }
-        new_scope = {u for _, u in added}.union(*reread_members.values())
+        direct_removed = {
+            (g, u) for g, c in read.groups.items() if g in tracked for u in c.removed_users
+        }
+        added: set[tuple[str, str]] = set()
+        for group_id, user_id in direct_added:
+            added.update((root, user_id) for root in ancestors.get(group_id, ()))
+        added = {(g, u) for g, u in added if g not in removed_groups}
+        removed = self._left_groups(
+            tenant_id, edges, ancestors, removed_groups, direct_added, direct_removed
+        )
+        mark = time.monotonic()
+        new_scope = {u for _, u in added}
         linked = store.linked_users(
             self.engine, tenant_id, new_scope | set(read.users) | read.removed_users
         )
@@ -364,21 +352,20 @@ class SyncEngine:
         for item in self._fetch_users(client, sorted(fetch)):
             upserts[str(item["id"])] = item
         run.warnings.extend(guest_warning(i) for i in upserts.values() if is_guest(i))
-        orphans = self._orphans(tenant_id, added, removed, removed_groups, reread_members)
+        orphans = self._orphans(tenant_id, added, removed, removed_groups)
         removed_users = (read.removed_users & linked) | orphans
         run.timings["read_extra_seconds"] = time.monotonic() - mark
-        names = self._group_names(read, reread_tree, selected, removed_groups)
+        names = {
+            g: c.name
+            for g, c in read.groups.items()
+            if g in selected and g not in removed_groups and c.name is not None
+        }
         mark = time.monotonic()
         with sync_batch(self.engine, tenant_id, SOURCE, snapshot=False) as batch:
             batch.add_users(source_user(item) for item in upserts.values())
             batch.remove_users(sorted(removed_users))
             batch.add_groups(
-                (SourceGroup(g, names[g], frozenset(m)) for g, m in reread_members.items()),
-                members_complete=True,
-            )
-            batch.add_groups(
-                (SourceGroup(g, name) for g, name in names.items() if g not in reread_members),
-                members_complete=False,
+                (SourceGroup(g, name) for g, name in names.items()), members_complete=False
             )
             batch.remove_groups(sorted(removed_groups))
             batch.add_members(sorted(added))
@@ -398,8 +385,36 @@ class SyncEngine:
                     group_edges=edges,
                     last_full_at=state.last_full_at,
                 ),
+                added=direct_added,
+                removed=direct_removed,
             )
         return self._status(run, run.results[-1])
+
+    def _left_groups(
+        self,
+        tenant_id: str,
+        edges: dict[str, list[str]],
+        ancestors: dict[str, set[str]],
+        removed_groups: set[str],
+        direct_added: set[tuple[str, str]],
+        direct_removed: set[tuple[str, str]],
+    ) -> set[tuple[str, str]]:
+        """(selected group, user) pairs that end: the user left a group in the
+        selected group's tree and is not a direct member anywhere else in it."""
+        if not direct_removed:
+            return set()
+        direct = store.direct_groups_of(self.engine, tenant_id, {u for _, u in direct_removed})
+        for group_id, user_id in direct_added:
+            if user_id in direct:
+                direct[user_id].add(group_id)
+        for group_id, user_id in direct_removed:
+            direct[user_id].discard(group_id)
+        left: set[tuple[str, str]] = set()
+        for group_id, user_id in direct_removed:
+            for root in ancestors.get(group_id, ()):
+                if root not in removed_groups and not subtree(edges, root) & direct[user_id]:
+                    left.add((root, user_id))
+        return left
 
     @staticmethod
     def _delta_users(
@@ -435,46 +450,19 @@ class SyncEngine:
         added: set[tuple[str, str]],
         removed: set[tuple[str, str]],
         removed_groups: set[str],
-        reread_members: dict[str, set[str]],
     ) -> set[str]:
         """Users this change takes out of every synced group (rule 8: they leave)."""
         candidates = {u for _, u in removed}
         for group_id in removed_groups:
             candidates |= store.group_members(self.engine, tenant_id, group_id)
-        for group_id, members in reread_members.items():
-            candidates |= store.group_members(self.engine, tenant_id, group_id) - members
         if not candidates:
             return set()
         current = store.groups_of_users(self.engine, tenant_id, candidates)
-        orphans = set()
-        for user_id in candidates:
-            groups = set(current.get(user_id, set())) - removed_groups
-            groups -= {g for g, u in removed if u == user_id}
-            for group_id, members in reread_members.items():
-                if user_id in members:
-                    groups.add(group_id)
-                else:
-                    groups.discard(group_id)
-            groups |= {g for g, u in added if u == user_id}
-            if not groups:
-                orphans.add(user_id)
-        return orphans
-
-    def _group_names(
-        self,
-        read: DeltaRead,
-        reread_tree: Any,
-        selected: set[str],
-        removed_groups: set[str],
-    ) -> dict[str, str]:
-        names = {
-            g: c.name
-            for g, c in read.groups.items()
-            if g in selected and g not in removed_groups and c.name is not None
-        }
-        if reread_tree is not None:
-            names.update({g: n for g, n in reread_tree.names.items() if g in selected})
-        return names
+        for group_id, user_id in removed:
+            current.setdefault(user_id, set()).discard(group_id)
+        for group_id, user_id in added:
+            current.setdefault(user_id, set()).add(group_id)
+        return {u for u in candidates if not current.get(u, set()) - removed_groups}
 
     def _remove_out_of_scope(self, run: _Run) -> None:
         """Unlink Graph users left in no synced group (a backstop for what a delta

@@ -177,3 +177,30 @@ def test_a_failed_delta_read_applies_nothing_and_keeps_the_link(world: World) ->
     world.state.faults.clear()
     assert world.sync().status == "succeeded"
     assert not users_by_email(world.engine, world.tenant_id)[_mail(ann)].active
+
+
+def test_leaving_a_nested_group_keeps_a_user_still_in_the_tree_another_way(
+    world: World,
+) -> None:
+    ann, bob = world.user("Ann A"), world.user("Bob B")
+    deep = world.group("Deep", bob)
+    inner = world.group("Inner", ann, bob, deep)
+    sales = world.group("Sales", ann, inner)
+    world.select(sales["id"])
+    world.sync()
+    before = world.state.requests.count(prefix="/v1.0/")
+    world.entra.remove_member(inner["id"], ann["id"])  # still a direct member of Sales
+    world.entra.remove_member(inner["id"], bob["id"])  # still in Deep, nested in Inner
+
+    outcome = world.sync()
+
+    assert outcome.kind == "delta"
+    tags = user_tags(world.engine, world.tenant_id)
+    assert tags[_mail(ann)] == {"Sales"}
+    assert tags[_mail(bob)] == {"Sales"}
+    # Decided from the stored direct members: only the delta links are read (one
+    # users link, one groups link per level of nesting).
+    assert world.state.requests.count(prefix="/v1.0/") - before == 4
+    world.entra.remove_member(deep["id"], bob["id"])
+    assert world.sync().kind == "delta"
+    assert _mail(bob) not in user_tags(world.engine, world.tenant_id)
