@@ -443,26 +443,6 @@ def group_members(engine: Engine, tenant_id: str, group_external_id: str) -> set
         )
 
 
-def users_without_group(engine: Engine, tenant_id: str) -> list[str]:
-    """Graph-linked users in no synced group: out of scope, to be unlinked."""
-    member = (
-        select(_memberships.c.user_id)
-        .join(_groups, _groups.c.id == _memberships.c.group_id)
-        .where(_groups.c.source == SOURCE, _memberships.c.user_id == _user_sources.c.user_id)
-        .exists()
-    )
-    with read_transaction(engine) as conn:
-        return list(
-            conn.execute(
-                select(_user_sources.c.external_id).where(
-                    _user_sources.c.tenant_id == tenant_id,
-                    _user_sources.c.source == SOURCE,
-                    ~member,
-                )
-            ).scalars()
-        )
-
-
 def selected_groups(engine: Engine, tenant_id: str) -> list[str]:
     with read_transaction(engine) as conn:
         return list(

@@ -374,7 +374,6 @@ class SyncEngine:
         run.timings["apply_seconds"] = time.monotonic() - mark
         run.results.append(result)
         if result.status is ApplyStatus.APPLIED:
-            self._remove_out_of_scope(run)
             store.save_delta_state(
                 self.engine,
                 tenant_id,
@@ -463,18 +462,6 @@ class SyncEngine:
         for group_id, user_id in added:
             current.setdefault(user_id, set()).add(group_id)
         return {u for u in candidates if not current.get(u, set()) - removed_groups}
-
-    def _remove_out_of_scope(self, run: _Run) -> None:
-        """Unlink Graph users left in no synced group (a backstop for what a delta
-        round could not attribute); a no-op in the usual case."""
-        if run.request.dry_run:
-            return
-        strays = store.users_without_group(self.engine, run.request.tenant_id)
-        if not strays:
-            return
-        with sync_batch(self.engine, run.request.tenant_id, SOURCE, snapshot=False) as batch:
-            batch.remove_users(strays)
-            run.results.append(batch.apply(complete=True, options=self._options(run)))
 
     # -- outcome ---------------------------------------------------------------------
 
