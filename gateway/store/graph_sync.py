@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, insert, or_, select, tuple_, update
+from sqlalchemy import Connection, Engine, and_, delete, insert, or_, select, tuple_, update
 
 from gateway.store.engine import read_transaction, write_transaction
 from gateway.store.queries import chunks, insert_ignoring_duplicates, table
@@ -277,13 +277,14 @@ def save_delta_state(
             conn.execute(insert(_states).values(tenant_id=tenant_id, **values))
         if direct_members is not None:
             conn.execute(delete(_direct).where(_direct.c.tenant_id == tenant_id))
-            rows = [
-                {"tenant_id": tenant_id, "group_id": g, "user_id": u}
-                for g, users in direct_members.items()
-                for u in users
-            ]
-            for batch in chunks(rows, 10_000):
-                conn.execute(insert(_direct), list(batch))
+            _load_direct(
+                conn,
+                [
+                    (tenant_id, g, u)
+                    for g, users in direct_members.items()
+                    for u in dict.fromkeys(users)
+                ],
+            )
         gone = sorted(set(removed))
         for chunk in chunks(gone):
             conn.execute(
@@ -296,6 +297,24 @@ def save_delta_state(
             conn,
             _direct,
             [{"tenant_id": tenant_id, "group_id": g, "user_id": u} for g, u in sorted(set(added))],
+        )
+
+
+def _load_direct(conn: Connection, rows: list[tuple[str, str, str]]) -> None:
+    """Bulk-insert direct member rows through the driver (200k rows after a full read)."""
+    columns = "tenant_id, group_id, user_id"
+    if conn.dialect.name == "postgresql":
+        driver: Any = conn.connection.driver_connection
+        with (
+            driver.cursor() as cursor,
+            cursor.copy(f"COPY graph_direct_members ({columns}) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
+        return
+    for batch in chunks(rows, 50_000):
+        conn.exec_driver_sql(
+            f"INSERT INTO graph_direct_members ({columns}) VALUES (?, ?, ?)", list(batch)
         )
 
 

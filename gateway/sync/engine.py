@@ -299,6 +299,7 @@ class SyncEngine:
             run.timings["apply_seconds"] = time.monotonic() - mark
         run.results.append(result)
         if result.status is ApplyStatus.APPLIED and run.complete:
+            mark = time.monotonic()
             store.save_delta_state(
                 self.engine,
                 tenant_id,
@@ -311,6 +312,7 @@ class SyncEngine:
                 ),
                 direct_members=tree.users,
             )
+            run.timings["save_state_seconds"] = time.monotonic() - mark
         return self._status(run, result)
 
     # -- delta ---------------------------------------------------------------------
