@@ -311,11 +311,14 @@ def _load_direct(conn: Connection, rows: list[tuple[str, str, str]]) -> None:
         ):
             for row in rows:
                 copy.write_row(row)
-        return
-    for batch in chunks(rows, 50_000):
-        conn.exec_driver_sql(
-            f"INSERT INTO graph_direct_members ({columns}) VALUES (?, ?, ?)", list(batch)
-        )
+    else:
+        for batch in chunks(rows, 50_000):
+            conn.exec_driver_sql(
+                f"INSERT INTO graph_direct_members ({columns}) VALUES (?, ?, ?)", list(batch)
+            )
+    # The planner must know the table is large now, or a delta run's lookups
+    # by (group, user) turn into scans.
+    conn.exec_driver_sql("ANALYZE graph_direct_members")
 
 
 def direct_groups_of(
