@@ -41,7 +41,7 @@ from gateway.store.apply import (
 from gateway.store.integrations import IntegrationRecord, get_integration, load_client_secret
 from gateway.store.tables import utcnow
 from gateway.sync.delta import DeltaRead, NestingChanged, read_delta
-from gateway.sync.groups import read_group_tree, selected_ancestors, subtree
+from gateway.sync.groups import membership_changes, read_group_tree
 from gateway.sync.mapping import (
     SOURCE,
     group_not_found_warning,
@@ -330,7 +330,6 @@ class SyncEngine:
         tracked = set(edges) | selected
         if any(g in tracked and c.removed and g not in selected for g, c in read.groups.items()):
             raise NestingChanged("a nested group was deleted")
-        ancestors = selected_ancestors(edges, run.selected)
         removed_groups = {g for g in selected if g in read.groups and read.groups[g].removed}
         direct_added = {
             (g, u) for g, c in read.groups.items() if g in tracked for u in c.added_users
@@ -338,13 +337,15 @@ class SyncEngine:
         direct_removed = {
             (g, u) for g, c in read.groups.items() if g in tracked for u in c.removed_users
         }
-        added: set[tuple[str, str]] = set()
-        for group_id, user_id in direct_added:
-            added.update((root, user_id) for root in ancestors.get(group_id, ()))
-        added = {(g, u) for g, u in added if g not in removed_groups}
-        removed = self._left_groups(
-            tenant_id, edges, ancestors, removed_groups, direct_added, direct_removed
-        )
+        begin, _ = membership_changes(edges, run.selected, {}, direct_added, ())
+        added = {(g, u) for g, u in begin if g not in removed_groups}
+        removed = {
+            (g, u)
+            for g, u in self._left_groups(
+                tenant_id, edges, run.selected, direct_added, direct_removed
+            )
+            if g not in removed_groups
+        }
         mark = time.monotonic()
         new_scope = {u for _, u in added}
         linked = store.linked_users(
@@ -395,13 +396,11 @@ class SyncEngine:
         self,
         tenant_id: str,
         edges: dict[str, list[str]],
-        ancestors: dict[str, set[str]],
-        removed_groups: set[str],
+        selected: list[str],
         direct_added: set[tuple[str, str]],
         direct_removed: set[tuple[str, str]],
     ) -> set[tuple[str, str]]:
-        """(selected group, user) pairs that end: the user left a group in the
-        selected group's tree and is not a direct member anywhere else in it."""
+        """(selected group, user) pairs that end (see :func:`membership_changes`)."""
         if not direct_removed:
             return set()
         direct = store.direct_groups_of(self.engine, tenant_id, {u for _, u in direct_removed})
@@ -410,11 +409,7 @@ class SyncEngine:
                 direct[user_id].add(group_id)
         for group_id, user_id in direct_removed:
             direct[user_id].discard(group_id)
-        left: set[tuple[str, str]] = set()
-        for group_id, user_id in direct_removed:
-            for root in ancestors.get(group_id, ()):
-                if root not in removed_groups and not subtree(edges, root) & direct[user_id]:
-                    left.add((root, user_id))
+        _, left = membership_changes(edges, selected, direct, (), direct_removed)
         return left
 
     @staticmethod

@@ -147,3 +147,28 @@ def selected_ancestors(edges: dict[str, list[str]], selected: Iterable[str]) -> 
         for group_id in subtree(edges, root):
             result.setdefault(group_id, set()).add(root)
     return result
+
+
+def membership_changes(
+    edges: dict[str, list[str]],
+    selected: Iterable[str],
+    direct_after: dict[str, set[str]],
+    added: Iterable[tuple[str, str]],
+    removed: Iterable[tuple[str, str]],
+) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
+    """(selected group, user) pairs that begin and end when users join (``added``)
+    or leave (``removed``) groups of the tree, as (group, user) pairs.
+
+    ``direct_after`` holds, for every user in ``removed``, the groups it is a
+    direct member of once the change is applied. A user who leaves a nested
+    group stays in a selected group it still reaches another way.
+    """
+    ancestors = selected_ancestors(edges, selected)
+    begin = {(root, u) for g, u in added for root in ancestors.get(g, ())}
+    end = {
+        (root, u)
+        for g, u in removed
+        for root in ancestors.get(g, ())
+        if not subtree(edges, root) & direct_after.get(u, set())
+    }
+    return begin, end
