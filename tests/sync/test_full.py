@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from gateway.sync.engine import RunRequest
+from gateway.sync.service import run_sync
 from tests.store.apply_helpers import user_tags, users_by_email
 from tests.sync.conftest import World
 
@@ -118,3 +120,20 @@ def test_throttling_is_retried_and_reported(world: World) -> None:
     assert outcome.status == "succeeded", outcome.error
     assert outcome.report["graph_retries"] >= 2
     assert outcome.report["graph_throttled"] >= 2
+
+
+def test_a_token_expiring_mid_run_is_renewed(world: World) -> None:
+    members = [world.user(f"User {i}") for i in range(3)]
+    world.select(world.group("Sales", *members)["id"])
+    advanced: list[str] = []
+
+    def expire_tokens(stage: str, _count: int) -> None:
+        if stage == "groups" and not advanced:
+            advanced.append(stage)
+            world.state.clock.advance(hours=3)
+
+    outcome = run_sync(world.services, RunRequest(world.tenant_id), progress=expire_tokens)
+
+    assert outcome.status == "succeeded", outcome.error
+    assert outcome.report["token_refreshes"] == 1
+    assert len(users_by_email(world.engine, world.tenant_id)) == 3
