@@ -41,7 +41,7 @@ from gateway.store.apply import (
 from gateway.store.integrations import IntegrationRecord, get_integration, load_client_secret
 from gateway.store.tables import utcnow
 from gateway.sync.delta import DeltaRead, NestingChanged, read_delta
-from gateway.sync.groups import membership_changes, read_group_tree
+from gateway.sync.groups import groups_in_nesting, membership_changes, read_group_tree
 from gateway.sync.mapping import (
     SOURCE,
     group_not_found_warning,
@@ -300,6 +300,7 @@ class SyncEngine:
         run.results.append(result)
         if result.status is ApplyStatus.APPLIED and run.complete:
             mark = time.monotonic()
+            nested = groups_in_nesting(tree.edges, run.selected)
             store.save_delta_state(
                 self.engine,
                 tenant_id,
@@ -310,7 +311,7 @@ class SyncEngine:
                     group_edges={g: list(c) for g, c in tree.edges.items()},
                     last_full_at=utcnow(),
                 ),
-                direct_members=tree.users,
+                direct_members={g: tree.users[g] for g in nested if g in tree.users},
             )
             run.timings["save_state_seconds"] = time.monotonic() - mark
         return self._status(run, result)
@@ -377,6 +378,7 @@ class SyncEngine:
         run.timings["apply_seconds"] = time.monotonic() - mark
         run.results.append(result)
         if result.status is ApplyStatus.APPLIED:
+            nested = groups_in_nesting(edges, run.selected)
             store.save_delta_state(
                 self.engine,
                 tenant_id,
@@ -387,7 +389,7 @@ class SyncEngine:
                     group_edges=edges,
                     last_full_at=state.last_full_at,
                 ),
-                added=direct_added,
+                added={(g, u) for g, u in direct_added if g in nested},
                 removed=direct_removed,
             )
         return self._status(run, run.results[-1])

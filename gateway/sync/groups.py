@@ -149,6 +149,17 @@ def selected_ancestors(edges: dict[str, list[str]], selected: Iterable[str]) -> 
     return result
 
 
+def groups_in_nesting(edges: dict[str, list[str]], selected: Iterable[str]) -> set[str]:
+    """Groups in the tree of a selected group that has nested groups: only for them
+    do the direct members decide anything (a lone group's removals are final)."""
+    found: set[str] = set()
+    for root in selected:
+        tree = subtree(edges, root)
+        if len(tree) > 1:
+            found |= tree
+    return found
+
+
 def membership_changes(
     edges: dict[str, list[str]],
     selected: Iterable[str],
@@ -160,8 +171,9 @@ def membership_changes(
     or leave (``removed``) groups of the tree, as (group, user) pairs.
 
     ``direct_after`` holds, for every user in ``removed``, the groups it is a
-    direct member of once the change is applied. A user who leaves a nested
-    group stays in a selected group it still reaches another way.
+    direct member of once the change is applied (those of :func:`groups_in_nesting`
+    suffice). A user who leaves a nested group stays in a selected group it still
+    reaches another way.
     """
     ancestors = selected_ancestors(edges, selected)
     begin = {(root, u) for g, u in added for root in ancestors.get(g, ())}

@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.sync.groups import GroupTree, membership_changes, subtree
+from gateway.sync.groups import GroupTree, groups_in_nesting, membership_changes, subtree
 
 GROUPS = [f"g{i}" for i in range(6)]
 USERS = [f"u{i}" for i in range(6)]
@@ -52,9 +52,13 @@ def test_a_delta_round_moves_flattened_memberships_exactly(
     joins -= leaves
     leaves &= before | joins
     after = (before | joins) - leaves
+    # What the engine knows: the stored direct members of groups in nesting, and
+    # this round's joins.
+    stored = groups_in_nesting(edges, selected)
     direct_after: dict[str, set[str]] = {}
     for group_id, user_id in after:
-        direct_after.setdefault(user_id, set()).add(group_id)
+        if group_id in stored or (group_id, user_id) in joins:
+            direct_after.setdefault(user_id, set()).add(group_id)
 
     begin, end = membership_changes(edges, selected, direct_after, joins, leaves)
 
