@@ -29,6 +29,9 @@ from gateway.services import Services
 from gateway.settings import Settings, load_settings
 from gateway.store.engine import make_engine
 from gateway.store.migrate import check_schema_current
+from gateway.sync.metrics import SecretExpiryCollector
+from gateway.sync.scheduler import Scheduler
+from gateway.sync.service import connector_for
 from sso import build_sso_app, close_sso_app, sso_root_routes
 
 logger = logging.getLogger("gateway.app")
@@ -54,9 +57,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or load_settings()
     secrets = load_secret_box(settings)
     engine = make_engine(settings.database_url)
-    services = Services(settings=settings, engine=engine, secrets=secrets)
+    services = Services(
+        settings=settings, engine=engine, secrets=secrets, graph=connector_for(settings)
+    )
     metrics = Metrics()
     sso_app = build_sso_app(services)
+    metrics.registry.register(SecretExpiryCollector(engine))
 
     routes: list[BaseRoute] = [
         Route("/healthz", _healthz, methods=["GET"]),
@@ -73,8 +79,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         try:
             await anyio.to_thread.run_sync(_startup_checks, services)
-            # Later: start the sync scheduler here and stop it after the yield.
-            yield
+            scheduler = Scheduler(services) if settings.sync_scheduler_enabled else None
+            if scheduler is not None:
+                scheduler.start()
+            try:
+                yield
+            finally:
+                if scheduler is not None:
+                    await anyio.to_thread.run_sync(scheduler.stop)
         finally:
             await close_sso_app(sso_app)
             engine.dispose()

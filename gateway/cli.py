@@ -9,6 +9,7 @@ the commands that create them, and only once.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import IO, Any, NoReturn, TypeVar
@@ -272,6 +273,147 @@ def keys_rotate(as_json: bool) -> None:
         f"Re-encrypted {count} client secret(s) under key {box.primary_key_id}.",
         {"rotated": count, "key_id": box.primary_key_id},
     )
+
+
+@main.group()
+def sync() -> None:
+    """Graph pull sync of a tenant's Entra integration."""
+
+
+def _sync_services(settings: Settings, engine: Engine) -> Any:
+    from gateway.services import Services
+    from gateway.sync.service import connector_for
+
+    return Services(
+        settings=settings,
+        engine=engine,
+        secrets=load_secret_box(settings),
+        graph=connector_for(settings),
+    )
+
+
+class _ProgressLine:
+    """One status line on stderr, rewritten as pages arrive (only on a terminal)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.interactive = bool(sys.stderr.isatty())
+
+    def __call__(self, stage: str, count: int) -> None:
+        if not self.enabled:
+            return
+        labels = {
+            "groups": f"read {count} group(s)",
+            "users": f"read {count} user(s)",
+            "delta": f"read {count} change(s)",
+            "applying": "applying",
+        }
+        text = labels.get(stage, stage)
+        if self.interactive:
+            click.echo(f"\r\033[K{text}...", err=True, nl=False)
+        elif stage != "users" or count % 10_000 < 1000:
+            click.echo(f"{text}...", err=True)
+
+    def done(self) -> None:
+        if self.enabled and self.interactive:
+            click.echo("\r\033[K", err=True, nl=False)
+
+
+def _report_text(outcome: Any) -> str:
+    report = outcome.report
+    lines = [
+        f"Sync run {outcome.run_id} ({outcome.kind}, {report.get('reason')}): {outcome.status} "
+        f"in {report.get('duration_seconds', 0):.1f} s",
+        f"Graph: {report.get('graph_requests', 0)} request(s), "
+        f"{report.get('graph_retries', 0)} retried, {report.get('graph_throttled', 0)} throttled",
+    ]
+    changes = {k: v for k, v in sorted(outcome.counts.items()) if v}
+    lines.append(
+        "Changes: " + (", ".join(f"{k} {v}" for k, v in changes.items()) if changes else "none")
+    )
+    if outcome.status == "needs_confirmation":
+        lines.append(
+            f"This run would deactivate {report.get('would_deactivate')} user(s), more than "
+            "the threshold allows; nothing was changed. If that is right, run "
+            f"`timus-gateway sync confirm --tenant ... --run {outcome.run_id}`."
+        )
+    if outcome.error:
+        lines.append(f"Error: {outcome.error}")
+    if outcome.warnings:
+        lines.append(f"Warnings ({len(outcome.warnings)}):")
+        lines.extend(
+            f"  {w.get('code')}: {w.get('subject')}: {w.get('message')}" for w in outcome.warnings
+        )
+    if outcome.changes:
+        lines.append(f"Diff ({len(outcome.changes)} change(s)):")
+        lines.extend(
+            f"  {c['action']} {c['subject_type']} {c['subject_id']}: "
+            f"{json.dumps(c['before'])} -> {json.dumps(c['after'])}"
+            for c in outcome.changes
+        )
+    return "\n".join(lines)
+
+
+def _finish_sync(outcome: Any, as_json: bool, dry_run: bool) -> None:
+    data = {
+        "run": {
+            "id": str(outcome.run_id),
+            "kind": outcome.kind,
+            "status": outcome.status,
+            "dry_run": dry_run,
+            "counts": outcome.counts,
+            "warnings": outcome.warnings,
+            "error": outcome.error,
+            "report": outcome.report,
+            "changes": outcome.changes,
+        }
+    }
+    _emit(as_json, _report_text(outcome), data)
+    if outcome.status not in {"succeeded", "dry_run"}:
+        raise click.exceptions.Exit(1)
+
+
+@sync.command("run")
+@click.option("--tenant", "tenant_id", metavar="ID", required=True, help="Tenant id.")
+@click.option("--dry-run", is_flag=True, help="Compute and print the exact diff; change nothing.")
+@click.option("--full", is_flag=True, help="Read everything instead of following delta links.")
+@json_option
+def sync_run(tenant_id: str, dry_run: bool, full: bool, as_json: bool) -> None:
+    """Sync the tenant from Microsoft Graph now and print the run report.
+
+    Exits 1 unless the run succeeded (or, with --dry-run, computed its diff).
+    """
+    from gateway.sync.engine import RunRequest
+    from gateway.sync.service import run_sync
+
+    settings = _settings(as_json)
+    progress = _ProgressLine(enabled=not as_json)
+    with _failures(as_json), _store(settings) as engine:
+        outcome = run_sync(
+            _sync_services(settings, engine),
+            RunRequest(tenant_id, dry_run=dry_run, force_full=full, trigger="cli"),
+            progress=progress,
+        )
+    progress.done()
+    _finish_sync(outcome, as_json, dry_run)
+
+
+@sync.command("confirm")
+@click.option("--tenant", "tenant_id", metavar="ID", required=True, help="Tenant id.")
+@click.option("--run", "run_id", metavar="RUN_ID", required=True, type=int)
+@json_option
+def sync_confirm(tenant_id: str, run_id: int, as_json: bool) -> None:
+    """Confirm a run stopped at the deactivation threshold: sync again, allowing it."""
+    from gateway.sync.service import confirm_run
+
+    settings = _settings(as_json)
+    progress = _ProgressLine(enabled=not as_json)
+    with _failures(as_json), _store(settings) as engine:
+        outcome = confirm_run(
+            _sync_services(settings, engine), tenant_id, run_id, progress=progress
+        )
+    progress.done()
+    _finish_sync(outcome, as_json, False)
 
 
 if __name__ == "__main__":

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
 from gateway.crypto import SecretBox
+from gateway.graph.connector import GraphConnector
 from gateway.settings import Settings
 
 
@@ -15,3 +16,5 @@ class Services:
     settings: Settings
     engine: Engine
     secrets: SecretBox
+    # How to reach Entra and Graph; tests hand in one built on the fake Entra.
+    graph: GraphConnector = field(default_factory=GraphConnector)

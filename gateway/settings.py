@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_VAR_DIR = Path("var")
@@ -36,6 +36,25 @@ class Settings(BaseSettings):
     deactivation_threshold_share: float = Field(default=0.10, ge=0.0, le=1.0)
     deactivation_threshold_min_users: int = Field(default=10, ge=0)
     log_level: str = "INFO"
+
+    # -- Graph pull sync (issue 3) --
+    sync_scheduler_enabled: bool = Field(
+        default=True, description="Run scheduled Graph syncs in this process."
+    )
+    sync_scheduler_tick_seconds: float = Field(default=30.0, gt=0)
+    sync_lease_seconds: float = Field(
+        default=120.0, ge=3, description="A crashed process's tenant is taken over after this."
+    )
+    sync_backstop_hours: float = Field(
+        default=24.0, gt=0, description="A full reconciliation runs at least this often."
+    )
+    graph_retry_budget_seconds: float = Field(default=300.0, ge=0)
+    graph_timeout_seconds: float = Field(default=60.0, gt=0)
+    # The standard variables for a private CA (custom Entra/Graph endpoints).
+    ca_bundle: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "ca_bundle"),
+    )
 
     # --- SSO bridge at /user/external (issue 5) ---
     sso_return_to_allowed: str = Field(

@@ -21,6 +21,9 @@ from gateway.store.engine import make_engine
 from gateway.store.migrate import upgrade_schema
 from gateway.store.tables import metadata
 
+# The Entra/Graph fake's fixtures (entra_state, entra_tenant, entra_app, entra_https, entra_http).
+pytest_plugins = ["tests.fakes.entra.fixtures"]
+
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from gateway.admin.endpoint import Endpoint
 from gateway.admin.routes import (
+    entra_sync,
     integration,
     runs,
     sites,
@@ -19,6 +20,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     *tenants.ENDPOINTS,
     *integration.ENDPOINTS,
     *runs.ENDPOINTS,
+    *entra_sync.ENDPOINTS,
     *sites.ENDPOINTS,
     *teams.ENDPOINTS,
     *tags.ENDPOINTS,

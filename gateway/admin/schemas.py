@@ -123,11 +123,23 @@ class IntegrationOut(ResponseModel):
     client_id: str
     cloud: CloudName | CloudEndpointsOut
     secret_expires_at: datetime | None
-    status: str = Field(description="`not_validated` until the credentials were checked.")
+    status: str = Field(
+        description="`validated` once the credentials were checked against Entra; "
+        "`not_validated` before."
+    )
     status_detail: str | None
     enabled: bool
     created_at: datetime
     updated_at: datetime
+    secret_expires_in_days: int | None = Field(
+        default=None, description="Whole days until the client secret expires."
+    )
+    secret_warning: str | None = Field(
+        default=None,
+        description="`expires_within_30_days`, `expires_within_7_days`, "
+        "`expires_within_1_day` or `expired`; what to do is in `secret_warning_message`.",
+    )
+    secret_warning_message: str | None = None
 
 
 class SiteGrantIn(RequestModel):
@@ -174,10 +186,57 @@ class RunSummary(ResponseModel):
     finished_at: datetime | None
     counts: dict[str, Any]
     error: str | None
+    report: dict[str, Any] | None = Field(
+        default=None,
+        description="Graph runs: kind and reason, timings, Graph requests and retries.",
+    )
 
 
 class RunDetail(RunSummary):
     warnings: list[Any]
+
+
+class SyncQuery(QueryModel):
+    dry_run: Literal["true", "false"] = Field(
+        default="false", description="`true` computes the exact diff and changes nothing."
+    )
+    full: Literal["true", "false"] = Field(
+        default="false", description="`true` reads everything instead of the delta."
+    )
+
+
+class SyncRunOut(RunDetail):
+    """A run just made: its report, and for a dry run the exact diff."""
+
+    changes: list[Any] = Field(
+        default_factory=list,
+        description="Dry runs: every change the run would make "
+        "(action, subject_type, subject_id, before, after).",
+    )
+
+
+# -- group picker -------------------------------------------------------------
+
+
+class GroupSearchQuery(QueryModel):
+    search: str = Field(
+        default="", max_length=256, description="Start of the group's display name."
+    )
+    cursor: str | None = Field(default=None, max_length=4096)
+    limit: int | None = Field(default=None, ge=1, le=999)
+
+
+class EntraGroupOut(ResponseModel):
+    id: str
+    display_name: str
+    will_be_tagged: bool = Field(description="False when the name is longer than 29 characters.")
+    duplicate_name: bool = Field(description="Another listed group has the same name.")
+    warnings: list[str]
+
+
+class EntraGroupPage(ResponseModel):
+    items: list[EntraGroupOut]
+    next_cursor: str | None
 
 
 class RunPage(ResponseModel):

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Text,
     TypeDecorator,
 )
 from sqlalchemy.engine import Dialect
@@ -456,6 +457,72 @@ class SsoKey(SQLModel, table=True):
     secret_key_id: str = Field(sa_column=Column(String(32), nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     retired_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+# -- Graph pull sync (issue 3) ----------------------------------------------
+
+
+class GraphSyncState(SQLModel, table=True):
+    """Where the tenant's Graph sync stands: delta links (stored only after the
+    changes they cover are committed) and the nesting of the synced groups."""
+
+    __tablename__ = "graph_sync_states"
+
+    tenant_id: str = Field(
+        sa_column=Column(String(32), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    )
+    # Hash of the selected group ids the links and nesting were read for.
+    selection_key: str = Field(sa_column=Column(String(64), nullable=False))
+    users_delta_link: str = Field(sa_column=Column(Text, nullable=False))
+    # [{"ids": [group ids], "link": delta link}], at most 50 ids each.
+    groups_delta_links: Any = Field(sa_column=Column(JSON, nullable=False))
+    # {group id: [nested child group ids]} for every group read.
+    group_edges: Any = Field(sa_column=Column(JSON, nullable=False))
+    last_full_at: datetime = Field(sa_column=_ts())
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class GraphDirectMember(SQLModel, table=True):
+    """Direct user members of every group a Graph sync reads (selected or nested),
+    as of the last committed run: a delta run decides with them whether a user
+    removed from a nested group is still in a selected group another way."""
+
+    __tablename__ = "graph_direct_members"
+    __table_args__ = (
+        Index("ix_graph_direct_members_user", "tenant_id", "user_id"),
+        {"sqlite_with_rowid": False},
+    )
+
+    tenant_id: str = Field(
+        sa_column=Column(String(32), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    )
+    group_id: str = Field(sa_column=Column(String(64), primary_key=True))
+    user_id: str = Field(sa_column=Column(String(64), primary_key=True))
+
+
+class SyncLease(SQLModel, table=True):
+    """Which process syncs the tenant now; an expired lease may be taken over."""
+
+    __tablename__ = "sync_leases"
+
+    tenant_id: str = Field(
+        sa_column=Column(String(32), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    )
+    holder: str | None = Field(default=None, sa_column=Column(String(64)))
+    expires_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    run_id: int | None = Field(default=None, sa_column=Column(BigId))
+
+
+class SyncRunReport(SQLModel, table=True):
+    """What a Graph run reports beyond counts: kind and why, timings, Graph traffic."""
+
+    __tablename__ = "sync_run_reports"
+
+    run_id: int = Field(
+        sa_column=Column(BigId, ForeignKey("sync_runs.id", ondelete="CASCADE"), primary_key=True)
+    )
+    tenant_id: str = Field(sa_column=Column(String(32), nullable=False))
+    report: Any = Field(sa_column=Column(JSON, nullable=False))
 
 
 metadata = SQLModel.metadata

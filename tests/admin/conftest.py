@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -10,6 +11,7 @@ from sqlalchemy import Engine, select
 from gateway.services import Services
 from gateway.settings import Settings
 from gateway.store.engine import read_transaction, write_transaction
+from gateway.store.graph_sync import VALIDATED, set_status
 from gateway.store.sites import create_site
 from gateway.store.sso_tests import create_test
 from gateway.store.tables import metadata
@@ -19,16 +21,36 @@ from gateway.store.tenants import create_tenant
 from gateway.store.tokens import create_token
 from tests import store_seed as seed
 from tests.admin.client import AdminClient
+from tests.fakes.entra import EntraState, Secret, create_app
+from tests.graph.fake import app_with_secret, in_process_connector, tenant_named
 
 MAX_BODY_BYTES = 4096
 
 
+# The Entra apps the admin tests' credentials name, in the fake Entra.
+ENTRA_TENANT = "8f0e1c2a-1111-4a2b-9c3d-0123456789ab"
+ENTRA_CLIENT = "11111111-2222-4333-8444-555555555555"
+ENTRA_SECRETS = ("the-client-secret", seed.SECRET_VALUE)
+OTHER_CLIENT = "aaaaaaaa-0000-4000-8000-000000000001"
+OTHER_SECRET = "another-secret"
+
+
+def register_test_apps(state: EntraState) -> None:
+    """The fake tenant (domain contoso.onmicrosoft.com) and its apps with known secrets."""
+    tenant = tenant_named(state, ENTRA_TENANT)
+    app = app_with_secret(tenant, ENTRA_CLIENT, ENTRA_SECRETS[0])
+    app.secrets.append(Secret("second", ENTRA_SECRETS[1], app.secrets[0].expires_at))
+    app_with_secret(tenant, OTHER_CLIENT, OTHER_SECRET)
+
+
 @pytest.fixture
-def services(engine: Engine) -> Services:
+def services(engine: Engine, entra_state: EntraState) -> Iterator[Services]:
     settings = Settings(
         database_url=str(engine.url), max_body_bytes=MAX_BODY_BYTES, page_size_max=50
     )
-    return Services(settings=settings, engine=engine, secrets=seed.secret_box())
+    register_test_apps(entra_state)
+    with in_process_connector(create_app(entra_state)) as graph:
+        yield Services(settings=settings, engine=engine, secrets=seed.secret_box(), graph=graph)
 
 
 @dataclass(frozen=True)
@@ -88,15 +110,16 @@ class Ids:
 
 
 def populate(services: Services, tenant_id: str) -> Ids:
-    """An integration, a site, a team with a member, a run, a spare token, a
-    tag given by hand and an admin's test sign-in."""
+    """A validated integration, a site, a team with a member, a run waiting for
+    confirmation, a spare token, a tag given by hand and an admin's test sign-in."""
     engine = services.engine
     seed.integration(engine, services.secrets, tenant_id)
+    set_status(engine, tenant_id, VALIDATED, None)
     site = create_site(engine, tenant_id, "Berlin", actor="test")
     team = create_team(engine, tenant_id, "Ops", actor="test")
     with write_transaction(engine) as conn:
         user_id = seed.user(conn, tenant_id, "ann@example.com")
-        run_id = seed.sync_run(conn, tenant_id)
+        run_id = seed.sync_run(conn, tenant_id, status="needs_confirmation")
     add_member(engine, tenant_id, team.id, user_id, actor="test")
     token, _ = create_token(engine, tenant_id=tenant_id, kind="scim", actor="test")
     tag = tag_user(engine, tenant_id, user_id, "VIP", actor="test")

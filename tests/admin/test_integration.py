@@ -37,7 +37,7 @@ def test_put_then_get_integration(services: Services, acme: Tenant) -> None:
     assert body["tenant_id"] == "8f0e1c2a-1111-4a2b-9c3d-0123456789ab"
     assert body["client_id"] == GUID
     assert body["cloud"] == "global"
-    assert body["status"] == "not_validated"
+    assert body["status"] == "validated"
     assert body["enabled"] is True
     assert datetime.fromisoformat(body["secret_expires_at"]) == expires
     assert "client_secret" not in body

@@ -12,7 +12,8 @@ from gateway.services import Services
 from gateway.store import audit
 from gateway.store.integrations import get_integration, load_client_secret
 from tests.admin.client import AdminClient
-from tests.admin.conftest import Tenant, populate
+from tests.admin.conftest import ENTRA_CLIENT, ENTRA_TENANT, Tenant, populate
+from tests.fakes.entra import EntraState, Secret
 
 SECRET = "Zq8~very.secret-value_0123456789"
 
@@ -33,7 +34,11 @@ def test_secret_appears_in_no_response_log_or_repr(
     operator: AdminClient,
     acme: Tenant,
     caplog: pytest.LogCaptureFixture,
+    entra_state: EntraState,
 ) -> None:
+    # Entra knows this secret, so the PUT sends it through MSAL to the token endpoint.
+    app = entra_state.tenants[ENTRA_TENANT].apps[ENTRA_CLIENT]
+    app.secrets.append(Secret("leak-test", SECRET, app.secrets[0].expires_at))
     caplog.set_level(logging.DEBUG)
     base = f"/tenants/{acme.id}/integrations/entra"
     ids = populate(services, acme.id)

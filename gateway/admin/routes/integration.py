@@ -14,7 +14,10 @@ from gateway.admin.schemas import (
 )
 from gateway.clouds import Cloud, CloudEndpoints
 from gateway.crypto import Secret
-from gateway.errors import NotFoundError, ValidationFailedError
+from gateway.errors import ConflictError, NotFoundError, ValidationFailedError
+from gateway.graph.errors import GraphError
+from gateway.graph.validation import validate_credentials
+from gateway.store.graph_sync import VALIDATED, set_status
 from gateway.store.integrations import (
     EntraCredentials,
     IntegrationRecord,
@@ -26,13 +29,18 @@ from gateway.store.integrations import (
     save_preferences,
     set_enabled,
 )
+from gateway.sync.expiry import secret_expiry
 
 BASE = "/tenants/{tenant_id}/integrations/entra"
 
 
 def integration_out(record: IntegrationRecord) -> IntegrationOut:
     cloud = record.cloud
+    expiry = secret_expiry(record.secret_expires_at)
     return IntegrationOut(
+        secret_expires_in_days=expiry.days,
+        secret_warning=expiry.code,
+        secret_warning_message=expiry.message,
         tenant_id=record.entra_tenant_id,
         client_id=record.client_id,
         cloud=(
@@ -75,9 +83,27 @@ def _put(call: Call) -> IntegrationOut:
         cloud=cloud,
         secret_expires_at=body.secret_expires_at,
     )
-    record = save_integration(
+    try:
+        validate_credentials(
+            call.services.graph,
+            cloud,
+            credentials.entra_tenant_id,
+            credentials.client_id,
+            credentials.client_secret,
+        )
+    except GraphError as exc:
+        # Nothing is saved: the admin fixes what the message names and saves again.
+        raise ValidationFailedError(
+            f"Entra did not accept these credentials: {exc.message}", details=exc.detail()
+        ) from None
+    save_integration(
         call.engine, call.services.secrets, call.tenant_id, credentials, actor=call.actor
     )
+    set_status(
+        call.engine, call.tenant_id, VALIDATED, "Token, roles and a read of users and groups OK."
+    )
+    record = get_integration(call.engine, call.tenant_id)
+    assert record is not None
     return integration_out(record)
 
 
@@ -98,8 +124,26 @@ def _disable(call: Call) -> IntegrationOut:
     return integration_out(set_enabled(call.engine, call.tenant_id, False, actor=call.actor))
 
 
+def require_validated(call: Call) -> IntegrationRecord:
+    """The integration, once its credentials were validated (preferences and sync need it)."""
+    record = get_integration(call.engine, call.tenant_id)
+    if record is None:
+        raise NotFoundError(
+            "This tenant has no Entra integration yet; configure it with "
+            "PUT /tenants/{tenant_id}/integrations/entra first."
+        )
+    if record.status != VALIDATED:
+        raise ConflictError(
+            "Preferences unlock once the Entra credentials are validated; save them with "
+            "PUT /tenants/{tenant_id}/integrations/entra and fix what it reports.",
+            details={"status": record.status},
+        )
+    return record
+
+
 def _put_preferences(call: Call) -> PreferencesOut:
     body = call.body_as(PreferencesPut)
+    require_validated(call)
     site_ids = [int(grant.site_id) for grant in body.sites]
     repeated = sorted({str(s) for s in site_ids if site_ids.count(s) > 1})
     if repeated:
@@ -130,6 +174,7 @@ ENDPOINTS = (
         _put,
         IntegrationOut,
         body=IntegrationPut,
+        errors=(422,),
     ),
     Endpoint(
         "GET", BASE, "get_entra_integration", "Read the Entra integration", _get, IntegrationOut
@@ -158,6 +203,7 @@ ENDPOINTS = (
         _put_preferences,
         PreferencesOut,
         body=PreferencesPut,
+        errors=(409,),
     ),
     Endpoint(
         "GET",

@@ -9,13 +9,15 @@ from gateway.admin.endpoint import Call, Endpoint
 from gateway.admin.paging import page_size
 from gateway.admin.schemas import PageQuery, RunDetail, RunPage, RunSummary
 from gateway.errors import NotFoundError
+from gateway.store.graph_sync import run_report, run_reports
 from gateway.store.runs import RunRecord, get_run, list_runs
 
 BASE = "/tenants/{tenant_id}/integrations/entra/sync-runs"
 
 
-def _summary_fields(run: RunRecord) -> dict[str, Any]:
+def _summary_fields(run: RunRecord, report: dict[str, Any] | None = None) -> dict[str, Any]:
     return {
+        "report": report,
         "id": str(run.id),
         "source": run.source,
         "kind": run.kind,
@@ -36,8 +38,9 @@ def _list(call: Call) -> RunPage:
         before_id=decode_cursor("runs", query.cursor),
         limit=page_size(query.limit, call.services.settings),
     )
+    reports = run_reports(call.engine, call.tenant_id, [run.id for run in page.items])
     return RunPage(
-        items=[RunSummary(**_summary_fields(run)) for run in page.items],
+        items=[RunSummary(**_summary_fields(run, reports.get(run.id))) for run in page.items],
         next_cursor=encode_cursor("runs", page.next_after),
     )
 
@@ -46,7 +49,8 @@ def _get(call: Call) -> RunDetail:
     run = get_run(call.engine, call.tenant_id, call.int_param("run_id"))
     if run is None:
         raise NotFoundError(f"No sync run with id {call.int_param('run_id')}.")
-    return RunDetail(**_summary_fields(run), warnings=run.warnings)
+    report = run_report(call.engine, call.tenant_id, run.id)
+    return RunDetail(**_summary_fields(run, report), warnings=run.warnings)
 
 
 ENDPOINTS = (

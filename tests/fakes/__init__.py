@@ -1,0 +1,1 @@
+"""Stateful fakes of the remote services the gateway cannot reach in tests."""
