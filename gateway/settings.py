@@ -37,6 +37,16 @@ class Settings(BaseSettings):
     deactivation_threshold_min_users: int = Field(default=10, ge=0)
     log_level: str = "INFO"
 
+    # SCIM server (issue 4); request bodies reuse max_body_bytes.
+    scim_filter_max_length: int = Field(default=4096, ge=64)
+    scim_filter_max_depth: int = Field(default=16, ge=1)
+    scim_max_count: int = Field(default=1000, ge=1, description="Largest SCIM page.")
+    scim_bulk_max_operations: int = Field(default=1000, ge=1)
+    scim_rate_limit_per_second: float = Field(
+        default=1000.0, gt=0, description="Per tenant; Entra sends at most about 25/s."
+    )
+    scim_rate_limit_burst: int = Field(default=2000, ge=1)
+
     @field_validator("public_url")
     @classmethod
     def _strip_trailing_slash(cls, value: str) -> str:
