@@ -377,7 +377,6 @@ class AuditEntry(SQLModel, table=True):
     after: Any = Field(default=None, sa_column=Column(JSON))
 
 
-
 # -- SCIM server (issue 4) ----------------------------------------------------
 # The SCIM resources as Entra pushed them (every attribute, meta, version). The
 # identity they describe lives in the tables above, written by the apply engine
