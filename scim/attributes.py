@@ -19,7 +19,8 @@ API (all objects are immutable):
   ``attribute(name)`` (case-insensitive, or ``None``); ``to_dict()`` is the
   RFC 7643 §7 schema resource without ``meta`` (the server adds ``meta`` with
   its own location).
-- ``COMMON_ATTRIBUTES``: ``id``, ``externalId``, ``meta`` (RFC 7643 §3.1);
+- ``COMMON_ATTRIBUTES``: ``schemas`` (RFC 7643 §3), ``id``, ``externalId``,
+  ``meta`` (RFC 7643 §3.1);
   they belong to every resource type and to no published schema.
 - ``ResourceType``: ``name`` (``"User"``/``"Group"``), ``endpoint``
   (``"/Users"``), ``description``, ``schema`` (core ``SchemaDef``),
@@ -351,8 +352,19 @@ def _read_only(name: str, type_: AttributeType, description: str = "") -> Attrib
 
 
 def _common_attributes() -> tuple[AttributeDef, ...]:
-    """RFC 7643 §3.1: attributes of every resource, published in no schema."""
+    """RFC 7643 §3 and §3.1: attributes of every resource, published in no schema."""
     return (
+        AttributeDef(
+            "schemas",
+            AttributeType.REFERENCE,
+            multi_valued=True,
+            description="The schema URNs of the resource's core schema and extensions.",
+            required=True,
+            case_exact=True,
+            mutability=Mutability.READ_ONLY,
+            returned=Returned.ALWAYS,
+            reference_types=("uri",),
+        ),
         AttributeDef(
             "id",
             AttributeType.STRING,
