@@ -29,6 +29,7 @@ from gateway.services import Services
 from gateway.settings import Settings, load_settings
 from gateway.store.engine import make_engine
 from gateway.store.migrate import check_schema_current
+from scim.app import build_scim_app
 
 logger = logging.getLogger("gateway.app")
 
@@ -55,14 +56,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
     engine = make_engine(settings.database_url)
     services = Services(settings=settings, engine=engine, secrets=secrets)
     metrics = Metrics()
+    scim_app = build_scim_app(services)
 
     routes: list[BaseRoute] = [
         Route("/healthz", _healthz, methods=["GET"]),
         Route("/readyz", _readyz_endpoint(engine), methods=["GET"]),
         Route("/metrics", _metrics_endpoint(metrics), methods=["GET"]),
         Mount("/api/v1", app=build_admin_app(services)),
+        Mount("/scim/v2", app=scim_app),
         # Later issues mount here:
-        #   Mount("/scim/v2", app=build_scim_app(services)),
         #   Mount("/user/external", app=build_sso_app(services)),
     ]
 
@@ -71,8 +73,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             await anyio.to_thread.run_sync(_startup_checks, services)
             # Later: start the sync scheduler here and stop it after the yield.
+            scim_app.state.scim.applier.start()
             yield
         finally:
+            await anyio.to_thread.run_sync(scim_app.state.scim.applier.stop)
             engine.dispose()
 
     app = Starlette(

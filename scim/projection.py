@@ -49,7 +49,9 @@ class Projection:
 
 
 def parse_projection(
-    rtype: ResourceType | None, attributes: str | Sequence[str] | None, excluded: str | Sequence[str] | None
+    rtype: ResourceType | None,
+    attributes: str | Sequence[str] | None,
+    excluded: str | Sequence[str] | None,
 ) -> Projection:
     """Read the two parameters (comma-separated, or lists in a search body)."""
     include = _refs(rtype, attributes)
@@ -57,7 +59,9 @@ def parse_projection(
     return Projection(include=include if include else None, exclude=exclude or ())
 
 
-def _refs(rtype: ResourceType | None, value: str | Sequence[str] | None) -> tuple[AttributeRef, ...]:
+def _refs(
+    rtype: ResourceType | None, value: str | Sequence[str] | None
+) -> tuple[AttributeRef, ...]:
     if value is None:
         return ()
     names = value.split(",") if isinstance(value, str) else list(value)
