@@ -46,6 +46,9 @@ class Settings(BaseSettings):
         default=1000.0, gt=0, description="Per tenant; Entra sends at most about 25/s."
     )
     scim_rate_limit_burst: int = Field(default=2000, ge=1)
+    scim_identity_apply_delay_seconds: float = Field(
+        default=0.5, ge=0, le=60, description="Pushes gathered into one identity apply."
+    )
 
     @field_validator("public_url")
     @classmethod

@@ -23,7 +23,7 @@ from gateway.store.scim_resources import (
     UnknownMembers,
     VersionMismatch,
 )
-from scim.auth import CHALLENGE, tenant_for
+from scim.auth import CHALLENGE, TokenCheck
 from scim.discovery import Discovery, build_discovery
 from scim.errors import ScimError, quote
 from scim.ratelimit import RateLimiter, retry_after_header
@@ -44,7 +44,10 @@ class ScimServer:
         self.limiter = RateLimiter(
             services.settings.scim_rate_limit_per_second, services.settings.scim_rate_limit_burst
         )
-        self.applier = IdentityApplier(services.engine)
+        self.tokens = TokenCheck(services.engine)
+        self.applier = IdentityApplier(
+            services.engine, delay=services.settings.scim_identity_apply_delay_seconds
+        )
 
     def changed(self, tenant_id: str) -> None:
         """A request committed resource changes: let the identity applier know."""
@@ -107,7 +110,7 @@ def _serve(
     fixed: dict[str, str],
 ) -> Response:
     try:
-        tenant_id = tenant_for(server.engine, request.headers.get("authorization"))
+        tenant_id = server.tokens.tenant_for(request.headers.get("authorization"))
         wait = server.limiter.acquire(tenant_id)
         if wait > 0:
             return error_response(

@@ -238,6 +238,7 @@ class IdentityApplier:
         self._pending: set[str] = set()
         self._busy = False
         self._stopping = False
+        self._hurry = False
         self._thread: threading.Thread | None = None
         self.last_warnings: list[SyncWarning] = []
 
@@ -282,10 +283,12 @@ class IdentityApplier:
         """Wait until every change notified so far is applied (tests, shutdown)."""
         deadline = time.monotonic() + timeout
         with self._cond:
+            self._hurry = True
             while self._pending or self._busy:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise TimeoutError("SCIM changes were not applied in time")
+                self._hurry = True
                 self._cond.notify_all()
                 self._cond.wait(remaining)
 
@@ -296,10 +299,14 @@ class IdentityApplier:
                     self._cond.wait()
                 if not self._pending and self._stopping:
                     return
-                stopping = self._stopping
-            if not stopping and self._delay > 0:
-                time.sleep(self._delay)
-            with self._cond:
+                # Gather a burst: wait out the delay unless asked to hurry.
+                deadline = time.monotonic() + self._delay
+                while not self._hurry and not self._stopping:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    self._cond.wait(remaining)
+                self._hurry = False
                 tenants = sorted(self._pending)
                 self._pending.clear()
                 self._busy = True
@@ -322,7 +329,7 @@ class IdentityApplier:
                 self._busy = False
                 self._cond.notify_all()
             if retry:
-                time.sleep(self._delay or 0.01)
+                time.sleep(0.05)
 
 
 def _has_pending(engine: Engine, tenant_id: str) -> bool:

@@ -186,9 +186,8 @@ def search_resources(
     if condition is not None:
         where.append(condition)
     with read_transaction(engine) as conn:
-        total = conn.execute(select(func.count()).select_from(target).where(*where)).scalar_one()
         items: tuple[Stored, ...] = ()
-        if limit > 0 and offset < total:
+        if limit > 0:
             rows = conn.execute(
                 select(*_columns(target))
                 .where(*where)
@@ -197,6 +196,13 @@ def search_resources(
                 .limit(limit)
             )
             items = tuple(_stored(row) for row in rows)
+        if (items and len(items) < limit) or (not items and offset == 0 and limit > 0):
+            # The page holds the last match: the total follows without counting.
+            total = offset + len(items)
+        else:
+            total = conn.execute(
+                select(func.count()).select_from(target).where(*where)
+            ).scalar_one()
     return SearchResult(total=int(total), items=items)
 
 
@@ -271,7 +277,6 @@ def create_resource(
         **fields.columns(),
     }
     with write_transaction(engine) as conn:
-        _check_unique(conn, tenant_id, fields, exclude_seq=None)
         try:
             seq = conn.execute(insert(target).values(values).returning(target.c.seq)).scalar_one()
         except IntegrityError as exc:
@@ -307,7 +312,6 @@ def update_resource(
         now = utcnow()
         values: dict[str, Any] = {"version": current.version + 1, "updated_at": now}
         if fields is not None:
-            _check_unique(conn, tenant_id, fields, exclude_seq=current.seq)
             values.update(fields.columns())
         try:
             conn.execute(update(target).where(target.c.seq == current.seq).values(values))
@@ -359,21 +363,6 @@ def _locked(conn: Connection, tenant_id: str, target: Table, resource_id: str) -
 
 def _unique_name(fields: Fields) -> str:
     return fields.user_name if isinstance(fields, UserFields) else fields.display_name
-
-
-def _check_unique(
-    conn: Connection, tenant_id: str, fields: Fields, *, exclude_seq: int | None
-) -> None:
-    if isinstance(fields, UserFields):
-        target, key_column = scim_users, scim_users.c.user_name_key
-    else:
-        target, key_column = scim_groups, scim_groups.c.display_name_key
-    key = fields.columns()[key_column.name]
-    conditions: list[ColumnElement[bool]] = [target.c.tenant_id == tenant_id, key_column == key]
-    if exclude_seq is not None:
-        conditions.append(target.c.seq != exclude_seq)
-    if conn.execute(select(target.c.seq).where(*conditions).limit(1)).first() is not None:
-        raise UniquenessConflict(_unique_name(fields))
 
 
 def _log(conn: Connection, tenant_id: str, kind: Kind, resource_id: str) -> None:
