@@ -269,9 +269,7 @@ async def workload(server: Server, args: argparse.Namespace) -> list[dict[str, A
     def delete(path: str) -> Callable[[], Awaitable[httpx.Response]]:
         return lambda: client.delete(path)
 
-    phase, answers = await load.phase(
-        "create user", [post("/Users", u) for u in users], {201}
-    )
+    phase, answers = await load.phase("create user", [post("/Users", u) for u in users], {201})
     rows.append(phase.row())
     ids = [a.json()["id"] for a in answers if a.status_code == 201]
 
@@ -298,31 +296,36 @@ async def workload(server: Server, args: argparse.Namespace) -> list[dict[str, A
     )
     rows.append(phase.row())
 
-    groups = [{"schemas": [GROUP_SCHEMA], "displayName": f"Group {g} {run}"} for g in range(args.groups)]
+    groups = [
+        {"schemas": [GROUP_SCHEMA], "displayName": f"Group {g} {run}"} for g in range(args.groups)
+    ]
     phase, answers = await load.phase("create group", [post("/Groups", g) for g in groups], {201})
     rows.append(phase.row())
     group_ids = [a.json()["id"] for a in answers if a.status_code == 201]
+
+    def add_members(group_id: str, members: list[str]) -> Callable[[], Awaitable[httpx.Response]]:
+        value = [{"value": u} for u in members]
+        return patch(f"/Groups/{group_id}", [{"op": "add", "path": "members", "value": value}])
 
     member_jobs = []
     big = group_ids[0]
     for start in range(0, len(ids), 1000):
         chunk = ids[start : start + 1000]
-        member_jobs.append(
-            patch(f"/Groups/{big}", [{"op": "add", "path": "members", "value": [{"value": u} for u in chunk]}])
-        )
+        member_jobs.append(add_members(big, chunk))
     per_group = max(1, len(ids) // max(1, len(group_ids) - 1))
     for g, gid in enumerate(group_ids[1:]):
         chunk = ids[g * per_group : (g + 1) * per_group][:1000]
-        member_jobs.append(
-            patch(f"/Groups/{gid}", [{"op": "add", "path": "members", "value": [{"value": u} for u in chunk]}])
-        )
+        member_jobs.append(add_members(gid, chunk))
     phase, _ = await load.phase("PATCH group: add up to 1,000 members", member_jobs, {200, 204})
     rows.append(phase.row())
 
     removed = ids[: args.removals]
     phase, _ = await load.phase(
         "PATCH group: remove one member of 2,000",
-        [patch(f"/Groups/{big}", [{"op": "remove", "path": f'members[value eq "{u}"]'}]) for u in removed],
+        [
+            patch(f"/Groups/{big}", [{"op": "remove", "path": f'members[value eq "{u}"]'}])
+            for u in removed
+        ],
         {200, 204},
     )
     rows.append(phase.row())
@@ -374,9 +377,13 @@ def main() -> None:
 
 def _print_table(report: dict[str, Any]) -> None:
     names = [n for n in ("ours", "peer") if n in report]
-    header = "| operation | " + " | ".join(
-        f"{n} CPU ms/op | {n} req/s | {n} p50 ms | {n} p99 ms | {n} errors" for n in names
-    ) + " |"
+    header = (
+        "| operation | "
+        + " | ".join(
+            f"{n} CPU ms/op | {n} req/s | {n} p50 ms | {n} p99 ms | {n} errors" for n in names
+        )
+        + " |"
+    )
     print(header, file=sys.stderr)
     print("|" + " --- |" * (1 + 5 * len(names)), file=sys.stderr)
     for i, row in enumerate(report[names[0]]):

@@ -1,22 +1,16 @@
-"""SCIM resources ⇄ the store: what a request body means, and how a stored resource is answered.
+"""SCIM resources ⇄ the store: the columns a resource gives, and how a stored one is answered.
 
-Bodies are read against the attribute catalog (:mod:`scim.attributes`), not
-through full scim2-models validation: that costs about half a millisecond per
-user, more than the rest of a request, and rejects forms Entra sends (a bare
-``manager`` id, ``"True"`` strings). What a body may carry follows RFC 7643
-and Microsoft's "Known issues and resolutions with SCIM 2.0 protocol
-compliance": attribute names match case-insensitively and are stored in
-schema case; ``null`` and ``""`` clear; read-only attributes (``id``,
-``meta``, ``groups``) and unknown schema URIs are ignored; booleans may be the
-strings ``"True"``/``"False"``; a complex attribute given a bare value (the
-enterprise ``manager`` as an id) means ``{"value": …}``.
+Bodies are normalised by :func:`scim.patch.normalise_resource` (Entra's forms
+accepted there); this module only derives the store's columns from the result
+and refuses a user the identity rules cannot use (no Primary Email).
+Answers are spliced from the stored JSON text without parsing it when no
+projection asks for less.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -25,193 +19,18 @@ from gateway.store.scim_resources import GroupFields, Kind, Stored, UserFields
 from scim.attributes import (
     GROUP,
     USER,
-    AttributeDef,
-    AttributeType,
-    Mutability,
     ResourceType,
     SchemaDef,
 )
-from scim.errors import ScimError, quote
+from scim.errors import ScimError
 from scim.responses import dumps
 
 RESOURCE_TYPES: dict[Kind, ResourceType] = {Kind.USER: USER, Kind.GROUP: GROUP}
 ENDPOINTS: dict[Kind, str] = {Kind.USER: "Users", Kind.GROUP: "Groups"}
 
-_TRUE = {"true": True, "false": False}
-
 
 def invalid(detail: str) -> ScimError:
     return ScimError(400, "invalidValue", detail)
-
-
-# -- reading bodies ---------------------------------------------------------------
-
-
-def normalize(body: Mapping[str, Any], rtype: ResourceType) -> dict[str, Any]:
-    """The writable attributes of a resource body, in canonical form (see module doc)."""
-    out: dict[str, Any] = {}
-    for key, value in body.items():
-        if not isinstance(key, str) or key.casefold() == "schemas":
-            continue
-        if key[:4].casefold() == "urn:":
-            _normalize_urn_key(out, key, value, rtype)
-            continue
-        name, _, sub = key.partition(".")
-        ref = rtype.find(None, name, sub or None)
-        if ref is None or (ref.schema is not None and sub):
-            continue
-        if ref.schema is not None:
-            # An unqualified extension attribute (``employeeNumber``) belongs in
-            # its extension's object.
-            _put(out.setdefault(ref.schema, {}), ref.attribute, value, sub=None)
-        else:
-            _put(out, ref.attribute, value, sub=ref.sub_attribute)
-    for extension in rtype.extensions:
-        urn = extension.schema.id
-        if urn in out and not out[urn]:
-            del out[urn]
-    return out
-
-
-def _normalize_urn_key(out: dict[str, Any], key: str, value: Any, rtype: ResourceType) -> None:
-    schema = rtype.schema_for(key)
-    if schema is not None:
-        if not isinstance(value, Mapping):
-            if value is None or value == "":
-                if schema is not rtype.schema:
-                    out.pop(schema.id, None)
-                return
-            raise invalid(f"The {quote(key)} extension must be an object.")
-        target = out if schema is rtype.schema else out.setdefault(schema.id, {})
-        for sub_key, sub_value in value.items():
-            if not isinstance(sub_key, str):
-                continue
-            name, _, sub = sub_key.partition(".")
-            attribute = schema.attribute(name) or (
-                rtype.find(None, name) if schema is rtype.schema else None
-            )
-            if isinstance(attribute, AttributeDef):
-                _put(target, attribute, sub_value, sub=_sub(attribute, sub))
-            elif attribute is not None:
-                _put(target, attribute.attribute, sub_value, sub=_sub(attribute.attribute, sub))
-        return
-    ref = rtype.lookup(key)
-    if ref is None:
-        return  # an unknown schema URI (Microsoft's own group schema, say): ignored
-    if ref.schema is None:
-        _put(out, ref.attribute, value, sub=ref.sub_attribute)
-    else:
-        _put(out.setdefault(ref.schema, {}), ref.attribute, value, sub=ref.sub_attribute)
-
-
-def _sub(attribute: AttributeDef, sub: str) -> AttributeDef | None:
-    return attribute.sub_attribute(sub) if sub else None
-
-
-def _put(
-    target: dict[str, Any], attribute: AttributeDef, value: Any, *, sub: AttributeDef | None
-) -> None:
-    if attribute.mutability is Mutability.READ_ONLY:
-        return
-    if sub is not None:
-        if sub.mutability is Mutability.READ_ONLY:
-            return
-        holder = target.get(attribute.name)
-        if not isinstance(holder, dict):
-            holder = {}
-        coerced = coerce(sub, value)
-        if coerced is None:
-            holder.pop(sub.name, None)
-        else:
-            holder[sub.name] = coerced
-        if holder:
-            target[attribute.name] = holder
-        else:
-            target.pop(attribute.name, None)
-        return
-    coerced = coerce(attribute, value)
-    if coerced is None:
-        target.pop(attribute.name, None)
-    else:
-        target[attribute.name] = coerced
-
-
-def coerce(attribute: AttributeDef, value: Any) -> Any:
-    """``value`` as the attribute's type in canonical form; ``None`` clears it.
-
-    Raises ``invalidValue`` for a value of the wrong type.
-    """
-    if value is None or value == "":
-        return None
-    if attribute.multi_valued:
-        items = value if isinstance(value, list) else [value]
-        one = _single(attribute)
-        coerced = [c for c in (coerce(one, item) for item in items) if c is not None]
-        return coerced or None
-    if attribute.type is AttributeType.COMPLEX:
-        if not isinstance(value, Mapping):
-            if attribute.sub_attribute("value") is None or isinstance(value, (list, dict)):
-                raise invalid(f"Attribute {quote(attribute.name)} must be an object.")
-            value = {"value": value}
-        out: dict[str, Any] = {}
-        for key, sub_value in value.items():
-            sub = attribute.sub_attribute(key) if isinstance(key, str) else None
-            if sub is None or (sub.mutability is Mutability.READ_ONLY and sub.name != "display"):
-                continue
-            coerced_sub = coerce(sub, sub_value)
-            if coerced_sub is not None:
-                out[sub.name] = coerced_sub
-        return out or None
-    return _scalar(attribute, value)
-
-
-_SINGLE: dict[int, AttributeDef] = {}
-
-
-def _single(attribute: AttributeDef) -> AttributeDef:
-    """One item of a multi-valued attribute: the same definition, single-valued."""
-    found = _SINGLE.get(id(attribute))
-    if found is None:
-        found = _SINGLE[id(attribute)] = replace(attribute, multi_valued=False)
-    return found
-
-
-def _scalar(attribute: AttributeDef, value: Any) -> Any:
-    kind = attribute.type
-    if kind is AttributeType.BOOLEAN:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.strip().lower() in _TRUE:
-            return _TRUE[value.strip().lower()]
-        raise invalid(f"Attribute {quote(attribute.name)} must be a boolean.")
-    if kind is AttributeType.INTEGER:
-        if isinstance(value, bool):
-            raise invalid(f"Attribute {quote(attribute.name)} must be an integer.")
-        if isinstance(value, int):
-            return value
-        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-            return int(value)
-        raise invalid(f"Attribute {quote(attribute.name)} must be an integer.")
-    if kind is AttributeType.DECIMAL:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return value
-        raise invalid(f"Attribute {quote(attribute.name)} must be a number.")
-    if kind is AttributeType.DATETIME:
-        if isinstance(value, str):
-            try:
-                datetime.fromisoformat(value.replace("Z", "+00:00"))
-            except ValueError:
-                pass
-            else:
-                return value
-        raise invalid(f"Attribute {quote(attribute.name)} must be an xsd:dateTime.")
-    if isinstance(value, (bool, dict, list)):
-        raise invalid(f"Attribute {quote(attribute.name)} must be a string.")
-    if isinstance(value, (int, float)):
-        return str(value)
-    if not isinstance(value, str):
-        raise invalid(f"Attribute {quote(attribute.name)} must be a string.")
-    return value
 
 
 def schemas_of(resource: Mapping[str, Any], rtype: ResourceType) -> list[str]:
@@ -237,7 +56,7 @@ def user_fields(resource: dict[str, Any]) -> UserFields:
             "value marked primary, else of type work, else the first). Map the Entra mail "
             'attribute to emails[type eq "work"].value.'
         )
-    body = {"schemas": schemas_of(resource, USER), **resource}
+    body = {**resource, "schemas": schemas_of(resource, USER)}
     return UserFields(
         user_name=user_name,
         external_id=_str_or_none(resource.get("externalId")),
@@ -252,7 +71,7 @@ def group_fields(resource: dict[str, Any]) -> GroupFields:
     display_name = resource.get("displayName")
     if not isinstance(display_name, str) or not display_name.strip():
         raise invalid("Attribute 'displayName' is required.")
-    body = {"schemas": schemas_of(resource, GROUP), **resource}
+    body = {**resource, "schemas": schemas_of(resource, GROUP)}
     body.pop("members", None)
     return GroupFields(
         display_name=display_name,

@@ -144,6 +144,14 @@ def _columns(target: Table) -> list[Any]:
     return [target.c[name] for name in _STORED_COLUMNS]
 
 
+# Built once: constructing a statement costs more than running it.
+_INSERT_RETURNING = {
+    Kind.USER: insert(scim_users).returning(scim_users.c.seq),
+    Kind.GROUP: insert(scim_groups).returning(scim_groups.c.seq),
+}
+_INSERT_CHANGE = insert(scim_changes)
+
+
 def new_id() -> str:
     return str(uuid.uuid4())
 
@@ -266,7 +274,6 @@ def create_resource(
     """Insert a user or group (with its members); raises :class:`UniquenessConflict`
     or :class:`UnknownMembers` and then writes nothing."""
     kind = Kind.USER if isinstance(fields, UserFields) else Kind.GROUP
-    target = resource_table(kind)
     now = utcnow()
     values = {
         "id": resource_id or new_id(),
@@ -278,7 +285,7 @@ def create_resource(
     }
     with write_transaction(engine) as conn:
         try:
-            seq = conn.execute(insert(target).values(values).returning(target.c.seq)).scalar_one()
+            seq = conn.execute(_INSERT_RETURNING[kind], values).scalar_one()
         except IntegrityError as exc:
             if is_unique_violation(exc):
                 raise UniquenessConflict(_unique_name(fields)) from exc
@@ -367,7 +374,8 @@ def _unique_name(fields: Fields) -> str:
 
 def _log(conn: Connection, tenant_id: str, kind: Kind, resource_id: str) -> None:
     conn.execute(
-        insert(scim_changes).values(tenant_id=tenant_id, kind=str(kind), resource_id=resource_id)
+        _INSERT_CHANGE,
+        {"tenant_id": tenant_id, "kind": str(kind), "resource_id": resource_id, "member_id": None},
     )
 
 
@@ -420,7 +428,7 @@ def _change_members(
     ]
     if log:
         conn.execute(
-            insert(scim_changes),
+            _INSERT_CHANGE,
             [{**entry, "tenant_id": tenant_id, "resource_id": group_id} for entry in log],
         )
 

@@ -17,6 +17,7 @@ from gateway.store.scim_resources import (
 )
 from scim import etag as etags
 from scim.errors import ScimError, quote
+from scim.patch import apply_patch, normalise_resource, operations_of
 from scim.projection import parse_projection
 from scim.resources import (
     RESOURCE_TYPES,
@@ -24,7 +25,6 @@ from scim.resources import (
     group_fields,
     location,
     member_ids,
-    normalize,
     stored_resource,
     user_fields,
 )
@@ -37,8 +37,6 @@ from scim.search import (
     search,
 )
 from scim.server import Call
-
-PATCH_OP_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 
 def _kind(call: Call) -> Kind:
@@ -103,12 +101,11 @@ def get_one(call: Call) -> Response:
 
 def create(call: Call) -> Response:
     kind = _kind(call)
-    body = call.json_object()
-    resource = normalize(body, RESOURCE_TYPES[kind])
+    resource = normalise_resource(call.json_object(), RESOURCE_TYPES[kind])
     if kind is Kind.USER:
         stored = create_resource(call.server.engine, call.tenant_id, user_fields(resource))
     else:
-        members = member_ids(body_members(body))
+        members = member_ids(resource.get("members"))
         stored = create_resource(
             call.server.engine, call.tenant_id, group_fields(resource), members=members
         )
@@ -118,11 +115,10 @@ def create(call: Call) -> Response:
 
 def replace(call: Call) -> Response:
     kind = _kind(call)
-    body = call.json_object()
-    resource = normalize(body, RESOURCE_TYPES[kind])
+    resource = normalise_resource(call.json_object(), RESOURCE_TYPES[kind])
     fields = user_fields(resource) if kind is Kind.USER else group_fields(resource)
     members = (
-        MemberChange(replaced=member_ids(body_members(body)))
+        MemberChange(replaced=member_ids(resource.get("members")))
         if kind is Kind.GROUP
         else MemberChange()
     )
@@ -140,16 +136,11 @@ def replace(call: Call) -> Response:
 
 def patch(call: Call) -> Response:
     kind = _kind(call)
-    body = call.json_object()
-    _require_schema(body, PATCH_OP_SCHEMA)
-    operations = _operations(body)
+    operations = operations_of(call.body)
     rtype = RESOURCE_TYPES[kind]
 
-    from scim.patch import apply_patch  # until the PATCH engine lands
-
     def build(current: Stored) -> tuple[Any, MemberChange]:
-        before = stored_resource(current)
-        result = apply_patch(before, operations, rtype)
+        result = apply_patch(stored_resource(current), operations, resource_type=rtype)
         members = MemberChange()
         if kind is Kind.GROUP:
             members = MemberChange(
@@ -157,9 +148,9 @@ def patch(call: Call) -> Response:
                 removed=_ids(result.members_removed),
                 replaced=None if result.members_replaced is None else _ids(result.members_replaced),
             )
-        after = normalize(result.resource, rtype)
-        if after == normalize(before, rtype):
+        if not result.changed:
             return None, members
+        after = result.resource
         fields = user_fields(after) if kind is Kind.USER else group_fields(after)
         return fields, members
 
@@ -205,24 +196,8 @@ def _wants_body(call: Call) -> bool:
     return "attributes" in call.query or "excludedAttributes" in call.query
 
 
-def body_members(body: dict[str, Any]) -> Any:
-    for key, value in body.items():
-        if isinstance(key, str) and key.lower() == "members":
-            return value
-    return None
-
-
 def _ids(values: Any) -> list[str]:
     return member_ids(list(values)) if values else []
-
-
-def _operations(body: dict[str, Any]) -> list[Any]:
-    for key, value in body.items():
-        if isinstance(key, str) and key.lower() == "operations":
-            if not isinstance(value, list) or not value:
-                raise ScimError(400, "invalidSyntax", "Operations must be a non-empty list.")
-            return value
-    raise ScimError(400, "invalidSyntax", "A PatchOp needs Operations.")
 
 
 def _require_schema(body: dict[str, Any], urn: str) -> None:
