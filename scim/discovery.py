@@ -22,7 +22,7 @@ from scim2_models import (
 )
 
 from gateway.settings import Settings
-from scim.attributes import RESOURCE_TYPES, SCHEMAS
+from scim.attributes import GROUP_SCHEMA, RESOURCE_TYPES, SCHEMAS, USER_SCHEMA
 
 DOCUMENTATION = "https://learn.microsoft.com/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups"
 
@@ -75,9 +75,31 @@ def build_discovery(settings: Settings, base_url: str) -> Discovery:
     }
     schemas = {
         schema.id: {
-            **schema.to_dict(),
+            **_published(schema.to_dict()),
             "meta": {"resourceType": "Schema", "location": f"{base_url}/Schemas/{schema.id}"},
         }
         for schema in SCHEMAS
     }
     return Discovery(spc, resource_types, schemas)
+
+
+def _published(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema as this service enforces it: a user needs an e-mail address,
+    the Primary Email the identity store keys users by (rule 2); a member's
+    ``display`` is the user's name, read-only as RFC 7643 §2.4 says."""
+    if schema["id"] == GROUP_SCHEMA:
+        for attribute in schema["attributes"]:
+            if attribute["name"] == "members":
+                for sub in attribute.get("subAttributes", ()):
+                    if sub["name"] == "display":
+                        sub["mutability"] = "readOnly"
+        return schema
+    if schema["id"] != USER_SCHEMA:
+        return schema
+    for attribute in schema["attributes"]:
+        if attribute["name"] == "emails":
+            attribute["required"] = True
+            for sub in attribute.get("subAttributes", ()):
+                if sub["name"] == "value":
+                    sub["required"] = True
+    return schema

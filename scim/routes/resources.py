@@ -16,6 +16,7 @@ from gateway.store.scim_resources import (
     update_resource,
 )
 from scim import etag as etags
+from scim.attributes import ResourceType
 from scim.errors import ScimError, quote
 from scim.patch import apply_patch, normalise_resource, operations_of
 from scim.projection import parse_projection
@@ -136,8 +137,8 @@ def replace(call: Call) -> Response:
 
 def patch(call: Call) -> Response:
     kind = _kind(call)
-    operations = operations_of(call.body)
     rtype = RESOURCE_TYPES[kind]
+    operations = [_without_extension_schemas(op, rtype) for op in operations_of(call.body)]
 
     def build(current: Stored) -> tuple[Any, MemberChange]:
         result = apply_patch(stored_resource(current), operations, resource_type=rtype)
@@ -189,6 +190,22 @@ def _found(call: Call, kind: Kind) -> Stored:
     if stored is None:
         raise ScimError(404, None, f"Resource {quote(call.path_params['id'])} not found.")
     return stored
+
+
+def _without_extension_schemas(operation: Any, rtype: ResourceType) -> Any:
+    """An operation whose path is an extension's URN sets that extension's
+    attributes; a ``schemas`` key in its value (clients dump the extension
+    object whole) says nothing more and is dropped."""
+    if not isinstance(operation, dict):
+        return operation
+    path = next((v for k, v in operation.items() if str(k).lower() == "path"), None)
+    value = next((v for k, v in operation.items() if str(k).lower() == "value"), None)
+    if not isinstance(path, str) or not isinstance(value, dict):
+        return operation
+    if rtype.schema_for(path.strip()) is None:
+        return operation
+    cleaned = {k: v for k, v in value.items() if str(k).lower() != "schemas"}
+    return {k: (cleaned if str(k).lower() == "value" else v) for k, v in operation.items()}
 
 
 def _wants_body(call: Call) -> bool:
