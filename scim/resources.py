@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from gateway.identity.emails import primary_email_from_scim
+from gateway.identity.emails import clean_email, primary_email_from_scim
 from gateway.store.scim_resources import GroupFields, Kind, Stored, UserFields
 from scim.attributes import (
     GROUP,
@@ -44,18 +44,29 @@ def schemas_of(resource: Mapping[str, Any], rtype: ResourceType) -> list[str]:
 # -- from a normalized resource to the store ---------------------------------------
 
 
+class NoPrimaryEmailError(ScimError):
+    """A user without a usable e-mail address: the identity store cannot key it (rule 2)."""
+
+    def __init__(self, user_name: str, external_id: str | None) -> None:
+        super().__init__(
+            400,
+            "invalidValue",
+            "The user has no usable e-mail address: this service needs a Primary Email (the "
+            "emails value marked primary, else of type work, else the first). Map the Entra "
+            'mail attribute to emails[type eq "work"].value.',
+        )
+        self.user_name = user_name
+        self.external_id = external_id
+
+
 def user_fields(resource: dict[str, Any]) -> UserFields:
     """The store columns of a normalized user; refuses what the identity rules cannot use."""
     user_name = resource.get("userName")
     if not isinstance(user_name, str) or not user_name.strip():
         raise invalid("Attribute 'userName' is required.")
     emails = resource.get("emails")
-    if primary_email_from_scim(emails if isinstance(emails, list) else None) is None:
-        raise invalid(
-            "The user has no e-mail address: this service needs a Primary Email (the emails "
-            "value marked primary, else of type work, else the first). Map the Entra mail "
-            'attribute to emails[type eq "work"].value.'
-        )
+    if clean_email(primary_email_from_scim(emails if isinstance(emails, list) else None)) is None:
+        raise NoPrimaryEmailError(user_name, _str_or_none(resource.get("externalId")))
     body = {**resource, "schemas": schemas_of(resource, USER)}
     return UserFields(
         user_name=user_name,

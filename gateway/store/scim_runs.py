@@ -12,9 +12,11 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, time
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
 from gateway.identity.model import Source, SyncWarning
+from gateway.identity.rules import user_warnings
+from gateway.store.engine import write_transaction
 from gateway.store.queries import table
 from gateway.store.tables import utcnow
 
@@ -73,6 +75,13 @@ def record_push(
             warnings=_merge(list(old_warnings or []), new_warnings),
         )
     )
+
+
+def record_refusal(engine: Engine, tenant_id: str, user_name: str, external_id: str | None) -> None:
+    """Count a pushed user refused for want of a Primary Email (rule 2) in today's report."""
+    warnings = user_warnings(external_id or user_name, None, user_name)
+    with write_transaction(engine) as conn:
+        record_push(conn, tenant_id, {"users_refused": 1}, warnings)
 
 
 def _merge(old: list[Any], new: list[dict[str, Any]]) -> list[Any]:

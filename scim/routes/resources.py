@@ -10,11 +10,13 @@ from gateway.store.scim_resources import (
     Kind,
     MemberChange,
     Stored,
+    UserFields,
     create_resource,
     delete_resource,
     get_resource,
     update_resource,
 )
+from gateway.store.scim_runs import record_refusal
 from scim import etag as etags
 from scim.attributes import ResourceType
 from scim.errors import ScimError, quote
@@ -22,6 +24,7 @@ from scim.patch import apply_patch, normalise_resource, operations_of
 from scim.projection import parse_projection
 from scim.resources import (
     RESOURCE_TYPES,
+    NoPrimaryEmailError,
     etag,
     group_fields,
     location,
@@ -100,11 +103,21 @@ def get_one(call: Call) -> Response:
     return _answer(call, kind, stored)
 
 
+def _user_fields(call: Call, resource: dict[str, Any]) -> UserFields:
+    """The user's columns; a refusal for want of a Primary Email is counted in the
+    tenant's push report, where the admin API shows it."""
+    try:
+        return user_fields(resource)
+    except NoPrimaryEmailError as refused:
+        record_refusal(call.server.engine, call.tenant_id, refused.user_name, refused.external_id)
+        raise
+
+
 def create(call: Call) -> Response:
     kind = _kind(call)
     resource = normalise_resource(call.json_object(), RESOURCE_TYPES[kind])
     if kind is Kind.USER:
-        stored = create_resource(call.server.engine, call.tenant_id, user_fields(resource))
+        stored = create_resource(call.server.engine, call.tenant_id, _user_fields(call, resource))
     else:
         members = member_ids(resource.get("members"))
         stored = create_resource(
@@ -117,7 +130,7 @@ def create(call: Call) -> Response:
 def replace(call: Call) -> Response:
     kind = _kind(call)
     resource = normalise_resource(call.json_object(), RESOURCE_TYPES[kind])
-    fields = user_fields(resource) if kind is Kind.USER else group_fields(resource)
+    fields = _user_fields(call, resource) if kind is Kind.USER else group_fields(resource)
     members = (
         MemberChange(replaced=member_ids(resource.get("members")))
         if kind is Kind.GROUP
@@ -155,14 +168,19 @@ def patch(call: Call) -> Response:
         fields = user_fields(after) if kind is Kind.USER else group_fields(after)
         return fields, members
 
-    stored = update_resource(
-        call.server.engine,
-        call.tenant_id,
-        kind,
-        call.path_params["id"],
-        build,
-        if_match=etags.parse_if_match(call.headers.get("if-match")),
-    )
+    try:
+        stored = update_resource(
+            call.server.engine,
+            call.tenant_id,
+            kind,
+            call.path_params["id"],
+            build,
+            if_match=etags.parse_if_match(call.headers.get("if-match")),
+        )
+    except NoPrimaryEmailError as refused:
+        # Recorded once the resource's transaction is over (SQLite has one writer).
+        record_refusal(call.server.engine, call.tenant_id, refused.user_name, refused.external_id)
+        raise
     call.server.changed(call.tenant_id)
     if _wants_body(call):
         return _answer(call, kind, stored)
