@@ -112,11 +112,11 @@ def search(server: ScimServer, tenant_id: str, kind: Kind, params: SearchParams)
             max_depth=settings.scim_filter_max_depth,
         )
         condition = compile_filter(dialect, kind, node)
-    order_by = []
+    order_by: list[str] = []
     if params.sort_by:
         path = parse_path(params.sort_by, resource_type=rtype).path
         expression = sort_expression(dialect, kind, path)
-        order_by.append(expression.desc() if params.descending else expression.asc())
+        order_by.append(f"{expression} {'DESC' if params.descending else 'ASC'}")
     start = max(params.start_index, 1)
     count = settings.scim_max_count if params.count is None else params.count
     count = min(max(count, 0), settings.scim_max_count)

@@ -16,14 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, literal_column, text
-from sqlalchemy.sql.elements import TextClause
-
-from gateway.store.scim_resources import Kind
-from gateway.store.tables import UtcDateTime
+from gateway.store.scim_resources import Condition, Kind, placeholder
 from scim.attributes import AttributeDef, AttributeType
 from scim.errors import ScimError, quote
 from scim.filter import (
@@ -91,16 +87,20 @@ class _Compiler:
         self.kind = kind
         self.table = _TABLES[kind]
         self.params: dict[str, Any] = {}
-        self.types: dict[str, Any] = {}
 
     # -- values ---------------------------------------------------------------
 
     def bind(self, value: Any) -> str:
         name = f"f{len(self.params)}"
-        self.params[name] = value
-        if isinstance(value, datetime):
-            self.types[name] = UtcDateTime()
-        return f":{name}"
+        self.params[name] = self.adapt(value)
+        return placeholder(self.pg, name)
+
+    def adapt(self, value: Any) -> Any:
+        """A value as the driver binds it (timestamps as the store keeps them)."""
+        if isinstance(value, datetime) and not self.pg:
+            # SQLAlchemy's SQLite DateTime format, so column comparisons hold.
+            return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        return value
 
     def json_text(self, base: str, keys: list[str | int], *, typed: AttributeType | None) -> str:
         """The JSON value at ``keys`` under ``base`` as SQL (text, number or boolean)."""
@@ -298,20 +298,15 @@ class _Compiler:
         return [schema, attribute] if schema else [attribute]
 
 
-def compile_filter(dialect: str, kind: Kind, node: Filter) -> ColumnElement[bool]:
-    """The SQL condition of a resolved filter over ``scim_users`` / ``scim_groups``."""
+def compile_filter(dialect: str, kind: Kind, node: Filter) -> Condition:
+    """The SQL condition of a resolved filter over ``scim_users`` / ``scim_groups``,
+    in the driver's parameter style."""
     compiler = _Compiler(dialect, kind)
     sql = compiler.filter(node)
-    clause: TextClause = text(sql).bindparams(
-        *(
-            bindparam(name, value, type_=compiler.types.get(name))
-            for name, value in compiler.params.items()
-        )
-    )
-    return clause  # type: ignore[return-value]
+    return Condition(sql, compiler.params)
 
 
-def sort_expression(dialect: str, kind: Kind, path: AttrPath) -> ColumnElement[Any]:
+def sort_expression(dialect: str, kind: Kind, path: AttrPath) -> str:
     """An ORDER BY expression for ``sortBy`` (multi-valued: the first item)."""
     compiler = _Compiler(dialect, kind)
     target = path.target
@@ -320,7 +315,7 @@ def sort_expression(dialect: str, kind: Kind, path: AttrPath) -> ColumnElement[A
     mapped = _COLUMNS[kind].get((path.attribute, path.sub_attribute))
     if path.schema is None and mapped is not None:
         column, key_column = mapped
-        return literal_column(f"{compiler.table}.{key_column or column}")
+        return f"{compiler.table}.{key_column or column}"
     relation = _RELATIONS.get((kind, path.attribute))
     if relation is not None:
         raise ScimError(400, "invalidValue", f"cannot sort by {quote(path.attribute)}")
@@ -332,4 +327,4 @@ def sort_expression(dialect: str, kind: Kind, path: AttrPath) -> ColumnElement[A
     expression = compiler.json_text(compiler._resource(), keys, typed=target.type)
     if target.type is AttributeType.STRING and not target.case_exact:
         expression = f"lower({expression})"
-    return literal_column(expression)
+    return expression

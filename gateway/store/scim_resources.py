@@ -12,20 +12,19 @@ changes never rewrite a list and none is lost.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
-    ColumnElement,
     Connection,
     Engine,
     Row,
     Table,
     delete,
-    func,
     insert,
     select,
     update,
@@ -161,14 +160,15 @@ def new_id() -> str:
 
 def get_resource(engine: Engine, tenant_id: str, kind: Kind, resource_id: str) -> Stored | None:
     """One resource of the tenant, or ``None``."""
-    target = resource_table(kind)
-    with read_transaction(engine) as conn:
-        row = conn.execute(
-            select(*_columns(target)).where(
-                target.c.tenant_id == tenant_id, target.c.id == resource_id
-            )
-        ).first()
-    return None if row is None else _stored(row)
+    postgres = engine.dialect.name == "postgresql"
+    sql = (
+        f"SELECT {_SELECTED} FROM {_TABLES[kind]} "
+        f"WHERE tenant_id = {placeholder(postgres, 't')} AND id = {placeholder(postgres, 'id')}"
+    )
+    with _cursor(engine) as cursor:
+        cursor.execute(sql, {"t": tenant_id, "id": resource_id})
+        row = cursor.fetchone()
+    return None if row is None else _stored_raw(row)
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,41 +177,94 @@ class SearchResult:
     items: tuple[Stored, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """A filter as SQL in the driver's parameter style (see ``scim_filter_sql``)."""
+
+    sql: str
+    params: dict[str, Any]
+
+
 def search_resources(
     engine: Engine,
     tenant_id: str,
     kind: Kind,
     *,
-    condition: ColumnElement[bool] | None,
-    order_by: Sequence[Any] = (),
+    condition: Condition | None,
+    order_by: Sequence[str] = (),
     offset: int = 0,
     limit: int = 100,
 ) -> SearchResult:
-    """The tenant's resources matching ``condition`` (SQL, see ``scim_filter_sql``),
-    in ``order_by`` then creation order, one page; with the total count."""
-    target = resource_table(kind)
-    where: list[ColumnElement[bool]] = [target.c.tenant_id == tenant_id]
+    """The tenant's resources matching ``condition``, in ``order_by`` (SQL
+    expressions with ASC/DESC) then creation order, one page; with the total count.
+
+    The hot read of Entra's lookups, so it runs on the driver's cursor: building
+    SQLAlchemy statements would cost more than the query.
+    """
+    postgres = engine.dialect.name == "postgresql"
+    table_name = _TABLES[kind]
+    where = f"{table_name}.tenant_id = {placeholder(postgres, 't')}"
+    params: dict[str, Any] = {"t": tenant_id}
     if condition is not None:
-        where.append(condition)
-    with read_transaction(engine) as conn:
-        items: tuple[Stored, ...] = ()
-        if limit > 0:
-            rows = conn.execute(
-                select(*_columns(target))
-                .where(*where)
-                .order_by(*order_by, target.c.seq)
-                .offset(offset)
-                .limit(limit)
-            )
-            items = tuple(_stored(row) for row in rows)
-        if (items and len(items) < limit) or (not items and offset == 0 and limit > 0):
-            # The page holds the last match: the total follows without counting.
-            total = offset + len(items)
-        else:
-            total = conn.execute(
-                select(func.count()).select_from(target).where(*where)
-            ).scalar_one()
+        where += f" AND ({condition.sql})"
+        params.update(condition.params)
+    order = ", ".join([*order_by, f"{table_name}.seq"])
+    page_sql = (
+        f"SELECT {_SELECTED} FROM {table_name} WHERE {where} ORDER BY {order} "
+        f"LIMIT {int(limit)} OFFSET {int(offset)}"
+    )
+    with _cursor(engine) as cursor:
+        snapshot = not postgres
+        if snapshot:
+            cursor.execute("BEGIN")
+        try:
+            items: tuple[Stored, ...] = ()
+            if limit > 0:
+                cursor.execute(page_sql, params)
+                items = tuple(_stored_raw(row) for row in cursor.fetchall())
+            if (items and len(items) < limit) or (not items and offset == 0 and limit > 0):
+                # The page holds the last match: the total follows without counting.
+                total = offset + len(items)
+            else:
+                cursor.execute(f"SELECT COUNT(*) FROM {table_name} WHERE {where}", params)
+                total = cursor.fetchone()[0]
+        finally:
+            if snapshot:
+                cursor.execute("COMMIT")
     return SearchResult(total=int(total), items=items)
+
+
+_TABLES = {Kind.USER: "scim_users", Kind.GROUP: "scim_groups"}
+_SELECTED = ", ".join(_STORED_COLUMNS)
+
+
+def placeholder(postgres: bool, name: str) -> str:
+    """A named parameter in the driver's own style (psycopg: pyformat; sqlite3: named)."""
+    return f"%({name})s" if postgres else f":{name}"
+
+
+@contextmanager
+def _cursor(engine: Engine) -> Iterator[Any]:
+    """A driver cursor on a pooled connection (PostgreSQL: its own transaction,
+    rolled back when the pool takes the connection back)."""
+    with engine.connect() as conn:
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            yield cursor
+        finally:
+            cursor.close()
+
+
+def _moment(value: Any) -> datetime:
+    """A timestamp as the driver returns it, timezone-aware (SQLite keeps text)."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
+
+
+def _stored_raw(row: Sequence[Any]) -> Stored:
+    seq, resource_id, resource, version, created, updated = row
+    return Stored(seq, resource_id, resource, version, _moment(created), _moment(updated))
 
 
 @dataclass(frozen=True, slots=True)
