@@ -11,6 +11,7 @@ changes never rewrite a list and none is lost.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -20,19 +21,13 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
-    Connection,
     Engine,
-    Row,
     Table,
-    delete,
-    insert,
     select,
-    update,
 )
-from sqlalchemy.exc import IntegrityError
 
-from gateway.store.engine import read_transaction, write_transaction
-from gateway.store.queries import chunks, insert_ignoring_duplicates, is_unique_violation, table
+from gateway.store.engine import read_transaction
+from gateway.store.queries import chunks, table
 from gateway.store.tables import utcnow
 
 scim_users = table("scim_users")
@@ -132,23 +127,6 @@ class MemberChange:
 Fields = UserFields | GroupFields
 
 _STORED_COLUMNS = ("seq", "id", "resource", "version", "created_at", "updated_at")
-
-
-def _stored(row: Row[Any]) -> Stored:
-    m = row._mapping
-    return Stored(m["seq"], m["id"], m["resource"], m["version"], m["created_at"], m["updated_at"])
-
-
-def _columns(target: Table) -> list[Any]:
-    return [target.c[name] for name in _STORED_COLUMNS]
-
-
-# Built once: constructing a statement costs more than running it.
-_INSERT_RETURNING = {
-    Kind.USER: insert(scim_users).returning(scim_users.c.seq),
-    Kind.GROUP: insert(scim_groups).returning(scim_groups.c.seq),
-}
-_INSERT_CHANGE = insert(scim_changes)
 
 
 def new_id() -> str:
@@ -314,6 +292,74 @@ def user_groups(
 
 
 # -- writes --------------------------------------------------------------------
+# Writes run on the driver's cursor too: Entra creates and patches users one
+# request at a time, and SQLAlchemy's statement building would cost more than
+# the statements.
+
+
+class _Tx:
+    """One write transaction on a driver cursor; SQL uses ``:name`` parameters."""
+
+    def __init__(self, cursor: Any, postgres: bool) -> None:
+        self.cursor = cursor
+        self.postgres = postgres
+
+    def sql(self, text: str) -> str:
+        if not self.postgres:
+            return text
+        converted = _PG_SQL.get(text)
+        if converted is None:
+            converted = _PG_SQL[text] = _PARAM.sub(r"%(\1)s", text)
+        return converted
+
+    def execute(self, text: str, params: dict[str, Any] | None = None) -> Any:
+        self.cursor.execute(self.sql(text), params or {})
+        return self.cursor
+
+    def executemany(self, text: str, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            self.cursor.executemany(self.sql(text), rows)
+
+    def moment(self, value: datetime) -> Any:
+        """A timestamp as the store keeps it (SQLAlchemy's SQLite text format)."""
+        return value if self.postgres else value.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+_PARAM = re.compile(r"(?<![:\w]):(\w+)")
+_PG_SQL: dict[str, str] = {}
+
+
+@contextmanager
+def _write(engine: Engine) -> Iterator[_Tx]:
+    postgres = engine.dialect.name == "postgresql"
+    with engine.connect() as conn:
+        driver = conn.connection.driver_connection
+        assert driver is not None
+        cursor = driver.cursor()
+        try:
+            if not postgres:
+                # Take the write lock up front, as write_transaction does.
+                cursor.execute("BEGIN IMMEDIATE")
+            try:
+                yield _Tx(cursor, postgres)
+            except BaseException:
+                if postgres:
+                    driver.rollback()
+                else:
+                    cursor.execute("ROLLBACK")
+                raise
+            if postgres:
+                driver.commit()
+            else:
+                cursor.execute("COMMIT")
+        finally:
+            cursor.close()
+
+
+def _is_unique_violation(engine: Engine, exc: Exception) -> bool:
+    integrity = getattr(engine.dialect.dbapi, "IntegrityError", ())
+    text = str(exc).lower()
+    return isinstance(exc, integrity) and ("unique" in text or "duplicate key" in text)
 
 
 def create_resource(
@@ -328,25 +374,33 @@ def create_resource(
     or :class:`UnknownMembers` and then writes nothing."""
     kind = Kind.USER if isinstance(fields, UserFields) else Kind.GROUP
     now = utcnow()
-    values = {
-        "id": resource_id or new_id(),
-        "tenant_id": tenant_id,
-        "version": 1,
-        "created_at": now,
-        "updated_at": now,
-        **fields.columns(),
-    }
-    with write_transaction(engine) as conn:
-        try:
-            seq = conn.execute(_INSERT_RETURNING[kind], values).scalar_one()
-        except IntegrityError as exc:
-            if is_unique_violation(exc):
-                raise UniquenessConflict(_unique_name(fields)) from exc
-            raise
-        _log(conn, tenant_id, kind, values["id"])
-        if kind is Kind.GROUP and members:
-            _change_members(conn, tenant_id, seq, values["id"], MemberChange(added=members))
-    return Stored(seq, values["id"], fields.resource, 1, now, now)
+    new = resource_id or new_id()
+    columns = fields.columns()
+    names = ["id", "tenant_id", "version", "created_at", "updated_at", *columns]
+    sql = (
+        f"INSERT INTO {_TABLES[kind]} ({', '.join(names)}) "
+        f"VALUES ({', '.join(':' + n for n in names)}) RETURNING seq"
+    )
+    try:
+        with _write(engine) as tx:
+            stamp = tx.moment(now)
+            values = {
+                "id": new,
+                "tenant_id": tenant_id,
+                "version": 1,
+                "created_at": stamp,
+                "updated_at": stamp,
+                **columns,
+            }
+            seq = tx.execute(sql, values).fetchone()[0]
+            _log(tx, tenant_id, kind, new)
+            if kind is Kind.GROUP and members:
+                _change_members(tx, tenant_id, seq, new, MemberChange(added=members))
+    except Exception as exc:
+        if _is_unique_violation(engine, exc):
+            raise UniquenessConflict(_unique_name(fields)) from None
+        raise
+    return Stored(seq, new, fields.resource, 1, now, now)
 
 
 def update_resource(
@@ -361,32 +415,37 @@ def update_resource(
     """Read a resource under a write lock, let ``build`` compute the new state
     (``None`` for no attribute change) and member changes, and store them as
     the next version; all of it or nothing."""
-    target = resource_table(kind)
-    with write_transaction(engine) as conn:
-        current = _locked(conn, tenant_id, target, resource_id)
-        if if_match is not None and if_match != current.version:
-            raise VersionMismatch(resource_id)
-        fields, members = build(current)
-        if fields is None and members.empty:
-            return current
-        now = utcnow()
-        values: dict[str, Any] = {"version": current.version + 1, "updated_at": now}
-        if fields is not None:
-            values.update(fields.columns())
-        try:
-            conn.execute(update(target).where(target.c.seq == current.seq).values(values))
-        except IntegrityError as exc:
-            if fields is not None and is_unique_violation(exc):
-                raise UniquenessConflict(_unique_name(fields)) from exc
-            raise
-        if fields is not None:
-            _log(conn, tenant_id, kind, resource_id)
-        if not members.empty:
-            _change_members(conn, tenant_id, current.seq, resource_id, members)
-        resource = fields.resource if fields is not None else current.resource
-        return Stored(
-            current.seq, resource_id, resource, current.version + 1, current.created_at, now
-        )
+    fields: Fields | None = None
+    try:
+        with _write(engine) as tx:
+            current = _locked(tx, tenant_id, kind, resource_id)
+            if if_match is not None and if_match != current.version:
+                raise VersionMismatch(resource_id)
+            fields, members = build(current)
+            if fields is None and members.empty:
+                return current
+            now = utcnow()
+            values: dict[str, Any] = {
+                "version": current.version + 1,
+                "updated_at": tx.moment(now),
+            }
+            if fields is not None:
+                values.update(fields.columns())
+            assignments = ", ".join(f"{name} = :{name}" for name in values)
+            tx.execute(
+                f"UPDATE {_TABLES[kind]} SET {assignments} WHERE seq = :seq",
+                {**values, "seq": current.seq},
+            )
+            if fields is not None:
+                _log(tx, tenant_id, kind, resource_id)
+            if not members.empty:
+                _change_members(tx, tenant_id, current.seq, resource_id, members)
+    except Exception as exc:
+        if fields is not None and _is_unique_violation(engine, exc):
+            raise UniquenessConflict(_unique_name(fields)) from None
+        raise
+    resource = fields.resource if fields is not None else current.resource
+    return Stored(current.seq, resource_id, resource, current.version + 1, current.created_at, now)
 
 
 def delete_resource(
@@ -394,96 +453,105 @@ def delete_resource(
 ) -> None:
     """Delete a resource (its memberships go with it); the identity applier then
     deactivates the user or drops the group's tag and memberships."""
-    target = resource_table(kind)
-    with write_transaction(engine) as conn:
-        current = _locked(conn, tenant_id, target, resource_id)
+    member_column = "user_seq" if kind is Kind.USER else "group_seq"
+    with _write(engine) as tx:
+        current = _locked(tx, tenant_id, kind, resource_id)
         if if_match is not None and if_match != current.version:
             raise VersionMismatch(resource_id)
-        conn.execute(delete(scim_members).where(_member_column(kind) == current.seq))
-        conn.execute(delete(target).where(target.c.seq == current.seq))
-        _log(conn, tenant_id, kind, resource_id)
+        tx.execute(
+            f"DELETE FROM scim_group_members WHERE {member_column} = :seq", {"seq": current.seq}
+        )
+        tx.execute(f"DELETE FROM {_TABLES[kind]} WHERE seq = :seq", {"seq": current.seq})
+        _log(tx, tenant_id, kind, resource_id)
 
 
-def _member_column(kind: Kind) -> Any:
-    return scim_members.c.user_seq if kind is Kind.USER else scim_members.c.group_seq
-
-
-def _locked(conn: Connection, tenant_id: str, target: Table, resource_id: str) -> Stored:
-    stmt = select(*_columns(target)).where(
-        target.c.tenant_id == tenant_id, target.c.id == resource_id
-    )
-    if conn.dialect.name == "postgresql":
-        # SQLite's BEGIN IMMEDIATE already serialises writers.
-        stmt = stmt.with_for_update()
-    row = conn.execute(stmt).first()
+def _locked(tx: _Tx, tenant_id: str, kind: Kind, resource_id: str) -> Stored:
+    # SQLite's BEGIN IMMEDIATE already serialises writers; PostgreSQL locks the row.
+    lock = " FOR UPDATE" if tx.postgres else ""
+    row = tx.execute(
+        f"SELECT {_SELECTED} FROM {_TABLES[kind]} WHERE tenant_id = :t AND id = :id{lock}",
+        {"t": tenant_id, "id": resource_id},
+    ).fetchone()
     if row is None:
         raise ResourceNotFound(resource_id)
-    return _stored(row)
+    return _stored_raw(row)
 
 
 def _unique_name(fields: Fields) -> str:
     return fields.user_name if isinstance(fields, UserFields) else fields.display_name
 
 
-def _log(conn: Connection, tenant_id: str, kind: Kind, resource_id: str) -> None:
-    conn.execute(
-        _INSERT_CHANGE,
+_INSERT_LOG = (
+    "INSERT INTO scim_changes (tenant_id, kind, resource_id, member_id) "
+    "VALUES (:tenant_id, :kind, :resource_id, :member_id)"
+)
+
+
+def _log(tx: _Tx, tenant_id: str, kind: Kind, resource_id: str) -> None:
+    tx.execute(
+        _INSERT_LOG,
         {"tenant_id": tenant_id, "kind": str(kind), "resource_id": resource_id, "member_id": None},
     )
 
 
-def _user_seqs(conn: Connection, tenant_id: str, ids: Iterable[str]) -> dict[str, int]:
+def _user_seqs(tx: _Tx, tenant_id: str, ids: Iterable[str]) -> dict[str, int]:
     wanted = list(dict.fromkeys(ids))
     found: dict[str, int] = {}
     for part in chunks(wanted):
-        rows = conn.execute(
-            select(scim_users.c.id, scim_users.c.seq).where(
-                scim_users.c.tenant_id == tenant_id, scim_users.c.id.in_(part)
-            )
-        )
+        names = [f"u{i}" for i in range(len(part))]
+        rows = tx.execute(
+            f"SELECT id, seq FROM scim_users WHERE tenant_id = :t "
+            f"AND id IN ({', '.join(':' + n for n in names)})",
+            {"t": tenant_id, **dict(zip(names, part, strict=True))},
+        ).fetchall()
         found.update({user_id: seq for user_id, seq in rows})
     return found
 
 
 def _change_members(
-    conn: Connection, tenant_id: str, group_seq: int, group_id: str, change: MemberChange
+    tx: _Tx, tenant_id: str, group_seq: int, group_id: str, change: MemberChange
 ) -> None:
     """Apply member changes; adding a member that is there or removing one that
     is gone changes nothing (Entra retries and repeats)."""
     added = list(change.added)
     removed = list(change.removed)
     if change.replaced is not None:
-        wanted = _user_seqs(conn, tenant_id, change.replaced)
+        wanted = _user_seqs(tx, tenant_id, change.replaced)
         _require_known(change.replaced, wanted)
         current = dict(
-            conn.execute(
-                select(scim_users.c.id, scim_users.c.seq)
-                .join(scim_members, scim_members.c.user_seq == scim_users.c.seq)
-                .where(scim_members.c.group_seq == group_seq)
-            ).all()
+            tx.execute(
+                "SELECT u.id, u.seq FROM scim_users u JOIN scim_group_members m "
+                "ON m.user_seq = u.seq WHERE m.group_seq = :g",
+                {"g": group_seq},
+            ).fetchall()
         )
         added = [user_id for user_id in wanted if user_id not in current]
         removed = [user_id for user_id in current if user_id not in wanted]
-    seqs = _user_seqs(conn, tenant_id, [*added, *removed])
+    seqs = _user_seqs(tx, tenant_id, [*added, *removed])
     _require_known(added, seqs)
-    rows = [{"group_seq": group_seq, "user_seq": seqs[u], "tenant_id": tenant_id} for u in added]
-    insert_ignoring_duplicates(conn, scim_members, rows)
-    gone = [seqs[u] for u in removed if u in seqs]
-    for part in chunks(gone):
-        conn.execute(
-            delete(scim_members).where(
-                scim_members.c.group_seq == group_seq, scim_members.c.user_seq.in_(part)
-            )
-        )
-    log = [
-        *({"member_id": u, "kind": "member+"} for u in dict.fromkeys(added)),
-        *({"member_id": u, "kind": "member-"} for u in dict.fromkeys(removed) if u in seqs),
-    ]
-    if log:
-        conn.execute(
-            _INSERT_CHANGE,
-            [{**entry, "tenant_id": tenant_id, "resource_id": group_id} for entry in log],
-        )
+    tx.executemany(
+        "INSERT INTO scim_group_members (group_seq, user_seq, tenant_id) "
+        "VALUES (:g, :u, :t) ON CONFLICT DO NOTHING",
+        [{"g": group_seq, "u": seqs[u], "t": tenant_id} for u in dict.fromkeys(added)],
+    )
+    tx.executemany(
+        "DELETE FROM scim_group_members WHERE group_seq = :g AND user_seq = :u",
+        [{"g": group_seq, "u": seqs[u]} for u in dict.fromkeys(removed) if u in seqs],
+    )
+    tx.executemany(
+        _INSERT_LOG,
+        [
+            *(
+                {"tenant_id": tenant_id, "kind": "member+", "resource_id": group_id, "member_id": u}
+                for u in dict.fromkeys(added)
+            ),
+            *(
+                {"tenant_id": tenant_id, "kind": "member-", "resource_id": group_id, "member_id": u}
+                for u in dict.fromkeys(removed)
+                if u in seqs
+            ),
+        ],
+    )
 
 
 def _require_known(ids: Iterable[str], known: dict[str, int]) -> None:
