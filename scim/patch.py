@@ -518,15 +518,25 @@ class _Engine:
                 return
             if not isinstance(new, dict):
                 raise ScimError(400, "invalidValue", f"{where}: expected an object")
+        named = _item_from_filter(path.value_filter, where=where)
         if not selected:
             # Entra: add or replace on a value path matching nothing creates the item.
-            items.append(_item_from_filter(path.value_filter, where=where))
+            if named is None:
+                raise ScimError(
+                    400,
+                    "noTarget",
+                    f"{where}: no value matches the filter, and only a filter of 'eq' terms "
+                    f"joined by 'and' says what to create",
+                )
+            items.append(named)
             selected = [len(items) - 1]
         for i in selected:
             if sub is not None:
                 _set_sub(items[i], sub, new)
             elif op == "replace":
-                items[i] = dict(new)
+                # The replacement keeps what selected it (type eq "work" stays
+                # "work"), so replacing twice is replacing once.
+                items[i] = {**(named or {}), **new}
             else:
                 items[i] = {**items[i], **new}
         touched = [items[i] for i in selected]
@@ -668,18 +678,13 @@ def _one_primary(definition: AttributeDef, items: list[Any], touched: list[Any])
     return result
 
 
-def _item_from_filter(value_filter: Filter, *, where: str) -> dict[str, Any]:
-    """The item a value path names, from its ``eq`` terms (``type eq "work"``)."""
+def _item_from_filter(value_filter: Filter, *, where: str) -> dict[str, Any] | None:
+    """The item a value path names, from its ``eq`` terms (``type eq "work"``), if it can."""
     terms = value_filter.terms if isinstance(value_filter, And) else (value_filter,)
     item: dict[str, Any] = {}
     for term in terms:
         if not (isinstance(term, Comparison) and term.op is CompareOp.EQ):
-            raise ScimError(
-                400,
-                "noTarget",
-                f"{where}: no value matches the filter, and only a filter of 'eq' terms "
-                f"joined by 'and' says what to create",
-            )
+            return None
         definition = term.path.target
         assert definition is not None
         stored = coerce(definition, term.value, where=where)
