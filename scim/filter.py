@@ -67,8 +67,10 @@ AST (immutable dataclasses; ``Filter`` is the union of the node types):
 
 from __future__ import annotations
 
+import functools
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -180,15 +182,13 @@ _OPERATORS: Final = {op.value: op for op in CompareOp}
 _OPERATOR_LIST: Final = "eq, ne, co, sw, ew, gt, ge, lt, le or pr"
 
 
+# RFC 7644 §3.4.2.2 ATTRNAME (ALPHA *(nameChar)), and RFC 7643's "$ref".
+_NAME: Final = re.compile(r"\$ref|[A-Za-z][A-Za-z0-9_-]*")
+_NID: Final = re.compile(r"[A-Za-z0-9-]{2,32}")
+
+
 def _name_ok(name: str) -> bool:
-    if name == "$ref":
-        return True
-    return (
-        bool(name)
-        and name[0].isascii()
-        and name[0].isalpha()
-        and all(c.isascii() and (c.isalnum() or c in "_-") for c in name)
-    )
+    return _NAME.fullmatch(name) is not None
 
 
 def _urn_ok(urn: str) -> bool:
@@ -197,8 +197,7 @@ def _urn_ok(urn: str) -> bool:
     return (
         len(parts) == 3
         and parts[0].casefold() == "urn"
-        and 2 <= len(parts[1]) <= 32
-        and all(c.isascii() and (c.isalnum() or c == "-") for c in parts[1])
+        and _NID.fullmatch(parts[1]) is not None
         and bool(parts[2])
     )
 
@@ -412,6 +411,13 @@ def _check_length(text: str, max_length: int, scim_type: str, noun: str) -> None
         )
 
 
+# Parsed results are immutable, so repeated filters and paths (every PATCH
+# Entra sends names the same few paths) are parsed once. Long texts are not
+# kept, so the cache's memory stays small whatever clients send.
+_CACHE_SIZE: Final = 4096
+_CACHED_LENGTH: Final = 512
+
+
 def parse_filter(
     text: str,
     *,
@@ -420,6 +426,14 @@ def parse_filter(
     max_depth: int = DEFAULT_MAX_DEPTH,
 ) -> Filter:
     """Parse a filter (RFC 7644 §3.4.2.2); ``ScimError`` ``invalidFilter`` on bad input."""
+    if len(text) <= _CACHED_LENGTH:
+        return _cached_filter(text, resource_type, max_length, max_depth)
+    return _parse_filter(text, resource_type, max_length, max_depth)
+
+
+def _parse_filter(
+    text: str, resource_type: ResourceType | None, max_length: int, max_depth: int
+) -> Filter:
     _check_length(text, max_length, "invalidFilter", "filter")
     parser = _Parser(text, "invalidFilter", "filter", max_depth)
     if parser.token.kind is Kind.END:
@@ -439,6 +453,14 @@ def parse_path(
     max_depth: int = DEFAULT_MAX_DEPTH,
 ) -> PatchPath:
     """Parse a PATCH path (RFC 7644 §3.5.2); ``ScimError`` ``invalidPath`` on bad input."""
+    if len(text) <= _CACHED_LENGTH:
+        return _cached_path(text, resource_type, max_length, max_depth)
+    return _parse_path(text, resource_type, max_length, max_depth)
+
+
+def _parse_path(
+    text: str, resource_type: ResourceType | None, max_length: int, max_depth: int
+) -> PatchPath:
     _check_length(text, max_length, "invalidPath", "path")
     parser = _Parser(text, "invalidPath", "path", max_depth)
     name = parser.token
@@ -469,6 +491,10 @@ def parse_path(
     if resource_type is not None:
         result = _Resolver(resource_type, "invalidPath").patch_path(result)
     return result
+
+
+_cached_filter = functools.lru_cache(maxsize=_CACHE_SIZE)(_parse_filter)
+_cached_path = functools.lru_cache(maxsize=_CACHE_SIZE)(_parse_path)
 
 
 # ---------------------------------------------------------------- resolution

@@ -157,8 +157,8 @@ def normalise_resource(body: Any, resource_type: ResourceType) -> dict[str, Any]
     engine.finish()
     resource = engine.resource
     if resource_type is GROUP:
-        members = engine.members.replaced if engine.members.replaced is not None else []
-        members += [m for m in engine.members.added if m not in members]
+        members = dict(engine.members.replaced or {})
+        members.update(engine.members.added)
         if members:
             details = engine.members.details
             resource[_MEMBERS] = [details.get(member, {"value": member}) for member in members]
@@ -192,39 +192,35 @@ def _key_ci(container: dict[str, Any], name: str) -> str | None:
 
 @dataclass
 class _Members:
-    added: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    replaced: list[str] | None = None
+    """Member changes of one request, in order (dicts as ordered sets: O(1) each)."""
+
+    added: dict[str, None] = field(default_factory=dict)
+    removed: dict[str, None] = field(default_factory=dict)
+    replaced: dict[str, None] | None = None
     # type / display given with each member (for normalise_resource only).
     details: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def add(self, ids: Iterable[str]) -> None:
+        if self.replaced is not None:
+            self.replaced.update(dict.fromkeys(ids))
+            return
         for member in ids:
-            if self.replaced is not None:
-                if member not in self.replaced:
-                    self.replaced.append(member)
-                continue
-            if member in self.removed:
-                self.removed.remove(member)
-            if member not in self.added:
-                self.added.append(member)
+            self.removed.pop(member, None)
+            self.added[member] = None
 
     def remove(self, ids: Iterable[str]) -> None:
+        if self.replaced is not None:
+            for member in ids:
+                self.replaced.pop(member, None)
+            return
         for member in ids:
-            if self.replaced is not None:
-                if member in self.replaced:
-                    self.replaced.remove(member)
-                continue
-            if member in self.added:
-                self.added.remove(member)
-            if member not in self.removed:
-                self.removed.append(member)
+            self.added.pop(member, None)
+            self.removed[member] = None
 
     def replace(self, ids: Iterable[str]) -> None:
         self.added.clear()
         self.removed.clear()
-        self.replaced = []
-        self.add(ids)
+        self.replaced = dict.fromkeys(ids)
 
 
 class _Engine:
@@ -234,8 +230,10 @@ class _Engine:
         self.rtype = resource_type
         self.resource = resource
         self.members = _Members()
-        # normalise_resource refuses unknown attributes instead of calling them bad paths.
+        # normalise_resource refuses unknown attributes instead of calling them bad
+        # paths, and returns the members' type and display.
         self.strict_keys = strict_keys
+        self.keep_details = strict_keys
 
     # ------------------------------------------------------------ operations
 
@@ -589,34 +587,40 @@ class _Engine:
             self.members.add(ids)
 
     def member_ids(self, value: Any, *, where: str) -> list[str]:
+        """The ids of ``[{"value": id, …}, …]`` (or bare ids), in order, once each.
+
+        Only ``value`` matters here (Entra adds ``"$ref": null``); ``type``
+        and ``display`` are kept for ``normalise_resource``. A group can take
+        thousands of members in one request, hence no per-member coercion.
+        """
         if value in (None, "", []):
             return []
         items = value if isinstance(value, list) else [value]
-        members = self.rtype.schema.attribute(_MEMBERS)
-        assert members is not None
-        ids: list[str] = []
+        ids: dict[str, None] = {}
         for item in items:
             if isinstance(item, dict):
-                coerced = coerce(members, [item], where=f"{where} (members)")
-                entry = coerced[0] if coerced is not CLEAR else {}
-                member = entry.get("value")
+                member = _get_ci(item, "value")
                 if not isinstance(member, str) or not member.strip():
                     raise ScimError(
                         400, "invalidValue", f"{where}: a member needs a non-empty 'value' (its id)"
                     )
-                self.members.details.setdefault(
-                    member,
-                    {k: entry[k] for k in ("value", "type", "display") if k in entry},
-                )
+                if self.keep_details and member not in self.members.details:
+                    self.members.details[member] = self.member_details(member, item, where)
             elif isinstance(item, str) and item.strip():
                 member = item
             else:
                 raise ScimError(
                     400, "invalidValue", f"{where}: a member is an object with a 'value' (its id)"
                 )
-            if member not in ids:
-                ids.append(member)
-        return ids
+            ids[member] = None
+        return list(ids)
+
+    def member_details(self, member: str, item: dict[str, Any], where: str) -> dict[str, Any]:
+        definition = self.rtype.schema.attribute(_MEMBERS)
+        assert definition is not None
+        entry = coerce(definition, [item], where=f"{where} (members)")
+        kept = entry[0] if entry is not CLEAR else {}
+        return {"value": member, **{k: kept[k] for k in ("type", "display") if k in kept}}
 
     # ------------------------------------------------------------ final checks
 

@@ -159,6 +159,12 @@ valued_paths = st.one_of(
     ),
     st.tuples(st.just(f"{EXT}:manager"), st.fixed_dictionaries({"value": names})),
 )
+
+
+def _attribute_of(path: str) -> str:
+    return path.split("[")[0].rpartition(":")[2].split(".")[0].casefold()
+
+
 valid_operations = st.one_of(
     st.builds(
         lambda op, pv: {"op": op, "path": pv[0], "value": pv[1]},
@@ -168,7 +174,8 @@ valid_operations = st.one_of(
     st.builds(
         lambda op, pvs: {"op": op, "value": dict(pvs)},
         st.sampled_from(["Add", "replace"]),
-        st.lists(valued_paths, max_size=3),
+        # One key per attribute: two keys on one attribute are two operations.
+        st.lists(valued_paths, max_size=3, unique_by=lambda pv: _attribute_of(pv[0])),
     ),
     st.builds(lambda pv: {"op": "remove", "path": pv[0]}, valued_paths),
 )
