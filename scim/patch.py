@@ -11,8 +11,10 @@ API:
   ``members`` key in it is ignored and left out of the result);
   ``operations`` the ``Operations`` list of a PatchOp request (see
   ``operations_of``); ``resource_type`` is ``scim.attributes.USER`` or
-  ``GROUP``. Atomic: the input is never mutated, and either every operation
-  applies or ``ScimError`` is raised: ``invalidSyntax`` (an operation that is
+  ``GROUP``. The resource must be complete (its required ``userName`` or
+  ``displayName`` present): the result is checked for them. Atomic: the input
+  is never mutated, and either every operation applies or ``ScimError`` is
+  raised: ``invalidSyntax`` (an operation that is
   not an object, an unknown ``op``, a missing ``value``, a path-less
   add/replace whose value is not an object), ``invalidPath`` (bad or unknown
   path), ``noTarget`` (remove without path; a value path that matches nothing
@@ -304,7 +306,8 @@ class _Engine:
             return False
         if self.rtype.schema_for(text) is not None:
             return False
-        urn = text.rpartition(":")[0]
+        # A value filter may hold colons in its strings: the URN ends before it.
+        urn = text.split("[", 1)[0].rpartition(":")[0]
         return self.rtype.schema_for(urn) is None
 
     def clear_extension(self, urn: str) -> None:
@@ -406,6 +409,8 @@ class _Engine:
                 return
             self.store(path, definition, CLEAR)
             return
+        if op == "add" and definition.multi_valued and value == []:
+            return  # adding no values (Entra's "roles": []) changes nothing
         new = coerce(definition, value, where=where)
         if new is CLEAR:
             self.store(path, definition, CLEAR)

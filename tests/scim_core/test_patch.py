@@ -683,3 +683,28 @@ def test_bad_user_bodies(body: Any, scim_type: str, message: str) -> None:
         normalise_resource(body, USER)
     assert caught.value.scim_type == scim_type
     assert message in caught.value.detail
+
+
+def test_adding_no_values_changes_nothing_but_null_clears() -> None:
+    """Entra's create payloads carry "roles": [] (Microsoft, "Develop a SCIM endpoint")."""
+    assert patch_user({"op": "add", "path": "emails", "value": []})["emails"] == bjensen()["emails"]
+    assert "emails" not in patch_user({"op": "add", "path": "emails", "value": None})
+    assert "emails" not in patch_user({"op": "replace", "path": "emails", "value": []})
+
+
+def test_manager_in_a_one_item_list() -> None:
+    result = patch_user({"op": "Add", "path": f"{EXT}:manager", "value": [{"value": "7fce0092"}]})
+    assert result[EXT]["manager"] == {"value": "7fce0092"}
+
+
+def test_urn_qualified_value_path_with_colons_in_its_string() -> None:
+    result = patch_user(
+        {
+            "op": "replace",
+            "value": {f'{USER_SCHEMA}:phoneNumbers[value eq "tel:555-555-5555"].type': "fax"},
+        }
+    )
+    assert result["phoneNumbers"] == [
+        {"value": "555-555-5555", "type": "work"},
+        {"value": "tel:555-555-5555", "type": "fax"},
+    ]
