@@ -20,8 +20,10 @@ API:
   path), ``noTarget`` (remove without path; a value path that matches nothing
   and cannot create its item because its filter is not a plain ``eq`` / ``and``
   of ``eq``), ``invalidValue`` (a value that does not fit the attribute, or a
-  required attribute left empty), ``mutability`` (changing an immutable
-  attribute), ``invalidFilter`` (a members filter other than ``value eq``).
+  required attribute left empty), ``mutability`` (a ``path`` naming a
+  read-only attribute such as ``id``, ``meta.version`` or ``groups``, or
+  changing an immutable attribute that has a value), ``invalidFilter`` (a
+  members filter other than ``value eq``).
 - ``PatchResult``: ``resource`` (the new resource, a fresh dict), ``changed``
   (whether it differs from the input, members aside), and for groups
   ``members_added`` / ``members_removed`` (frozensets of member ids) and
@@ -59,7 +61,9 @@ case; ``"True"``/``"False"``; path-less ``Replace`` with keys such as
 manager as a bare id or ``{"value": id}`` and cleared with ``""``; ``""`` and
 ``null`` clear; add/replace on a value path matching no item creates it from
 the filter's ``eq`` terms (``phoneNumbers[type eq "mobile"].value``);
-read-only attributes and unknown schema URNs are ignored; at most one item of
+read-only attributes inside a value (``id``, ``meta``, ``schemas``,
+``manager.displayName``) and unknown schema URNs, as a key or a path, are
+ignored; at most one item of
 a multi-valued attribute stays ``primary`` (the one written last).
 """
 
@@ -271,7 +275,9 @@ class _Engine:
                 )
             self.apply_pathless(op, value, where=where)
             return
-        self.apply_path(op, path.strip(), value if has_value else None, has_value, where=where)
+        self.apply_path(
+            op, path.strip(), value if has_value else None, has_value, where=where, explicit=True
+        )
 
     def apply_pathless(self, op: str, value: dict[str, Any], *, where: str) -> None:
         for key, item in value.items():
@@ -315,7 +321,10 @@ class _Engine:
         if key is not None:
             del self.resource[key]
 
-    def apply_path(self, op: str, text: str, value: Any, has_value: bool, *, where: str) -> None:
+    def apply_path(
+        self, op: str, text: str, value: Any, has_value: bool, *, where: str, explicit: bool = False
+    ) -> None:
+        """Apply one operation to ``text``; ``explicit`` when it is the operation's ``path``."""
         if self.unknown_schema(text):
             return
         extension = self.rtype.schema_for(text)
@@ -337,10 +346,19 @@ class _Engine:
             return
         definition = path.path.definition
         assert definition is not None
-        if definition.mutability is Mutability.READ_ONLY or definition.returned is Returned.NEVER:
-            # Read-only values are the server's (RFC 7644 §3.5.1). A password is
-            # never returned, and the gateway signs users in through Entra: it
-            # keeps none.
+        target = path.sub_definition or path.path.sub_definition or definition
+        if Mutability.READ_ONLY in (definition.mutability, target.mutability):
+            if explicit:
+                # RFC 7644 §3.5.2: an operation a target's mutability forbids fails.
+                raise ScimError(
+                    400, "mutability", f"{where}: {quote(text)} is read-only (set by the server)"
+                )
+            # Read-only values inside a value (meta, id, manager.displayName) are
+            # the server's and ignored, as in a PUT body (RFC 7644 §3.5.1).
+            return
+        if definition.returned is Returned.NEVER:
+            # A password is never returned, and the gateway signs users in
+            # through Entra: it keeps none.
             return
         target_where = f"{where} ({text})"
         if path.value_filter is not None:
@@ -470,8 +488,6 @@ class _Engine:
         *,
         where: str,
     ) -> None:
-        if sub.mutability is Mutability.READ_ONLY:
-            return
         new = CLEAR if op == "remove" else coerce(sub, value, where=where)
         old = self.current(path, definition)
         if definition.multi_valued:
@@ -498,8 +514,6 @@ class _Engine:
             items = [copy.deepcopy(old)]
         selected = [i for i, item in enumerate(items) if matches(item, path.value_filter)]
         sub = path.sub_definition
-        if sub is not None and sub.mutability is Mutability.READ_ONLY:
-            return
         if op == "remove":
             if sub is None:
                 items = [item for i, item in enumerate(items) if i not in selected]

@@ -369,10 +369,32 @@ def test_read_only_attributes_and_unknown_schemas_are_ignored() -> None:
             },
         },
         {"op": "add", "path": "urn:example:custom:2.0:User:badge", "value": "7"},
-        {"op": "replace", "path": "meta.version", "value": "1"},
-        {"op": "replace", "path": f"{EXT}:manager.displayName", "value": "Boss"},
+        {
+            "op": "replace",
+            "path": f"{EXT}:manager",
+            "value": {"value": "26118915", "displayName": "B"},
+        },
     )
     assert result == bjensen()
+
+
+@pytest.mark.parametrize(
+    "operation",
+    [
+        {"op": "replace", "path": "id", "value": "hijack"},
+        {"op": "replace", "path": "meta.version", "value": "1"},
+        {"op": "remove", "path": "meta"},
+        {"op": "add", "path": "groups", "value": [{"value": "g"}]},
+        {"op": "replace", "path": f"{EXT}:manager.displayName", "value": "Boss"},
+        {"op": "add", "path": 'groups[value eq "g"].display', "value": "x"},
+    ],
+)
+def test_rfc7644_3_5_2_an_explicit_path_to_a_read_only_attribute_is_mutability(
+    operation: dict[str, Any],
+) -> None:
+    with pytest.raises(ScimError) as caught:
+        patch_user(operation)
+    assert caught.value.scim_type == "mutability"
 
 
 def test_password_is_never_kept() -> None:
