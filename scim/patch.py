@@ -32,6 +32,9 @@ API:
   ``None`` (the two sets are then empty), else the current one plus
   ``members_added`` minus ``members_removed`` (disjoint). Adding a present
   member or removing an absent one is left for the server to treat as a no-op.
+  ``member_details`` maps an added or replacing member's id to
+  ``{"value": id, "type"?: "User"|"Group", "display"?: …}`` when the request
+  gave its ``type`` or ``display`` (Entra gives neither).
   Group members are computed from the operations alone, so removing one
   member of a 100k-member group costs O(1):
   ``Add``/``Replace`` ``members`` with a list of ``{"value": id, …}`` (or bare
@@ -70,7 +73,7 @@ a multi-valued attribute stays ``primary`` (the one written last).
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
@@ -99,6 +102,7 @@ PATCH_OP_SCHEMA: Final = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 _OPS: Final = frozenset({"add", "replace", "remove"})
 _MEMBERS: Final = "members"
+_ENTRA_MEMBER_KEYS: Final = frozenset({"value", "$ref"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +112,7 @@ class PatchResult:
     members_added: frozenset[str] = frozenset()
     members_removed: frozenset[str] = frozenset()
     members_replaced: tuple[str, ...] | None = None
+    member_details: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 def operations_of(body: Any) -> list[dict[str, Any]]:
@@ -150,6 +155,12 @@ def apply_patch(
         members_replaced=(
             tuple(engine.members.replaced) if engine.members.replaced is not None else None
         ),
+        member_details={
+            member: detail
+            for member, detail in engine.members.details.items()
+            if member in engine.members.added
+            or (engine.members.replaced is not None and member in engine.members.replaced)
+        },
     )
 
 
@@ -203,7 +214,7 @@ class _Members:
     added: dict[str, None] = field(default_factory=dict)
     removed: dict[str, None] = field(default_factory=dict)
     replaced: dict[str, None] | None = None
-    # type / display given with each member (for normalise_resource only).
+    # {"value", "type", "display"} of members given with a type or display.
     details: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def add(self, ids: Iterable[str]) -> None:
@@ -236,10 +247,8 @@ class _Engine:
         self.rtype = resource_type
         self.resource = resource
         self.members = _Members()
-        # normalise_resource refuses unknown attributes instead of calling them bad
-        # paths, and returns the members' type and display.
+        # normalise_resource refuses unknown attributes instead of calling them bad paths.
         self.strict_keys = strict_keys
-        self.keep_details = strict_keys
 
     # ------------------------------------------------------------ operations
 
@@ -623,7 +632,11 @@ class _Engine:
                     raise ScimError(
                         400, "invalidValue", f"{where}: a member needs a non-empty 'value' (its id)"
                     )
-                if self.keep_details and member not in self.members.details:
+                if len(item) > 1 and not _ENTRA_MEMBER_KEYS.issuperset(
+                    k.casefold() for k in item if isinstance(k, str)
+                ):
+                    # type / display given: coerce (and keep) them. Entra's
+                    # {"value", "$ref": null} skips this, so large adds stay cheap.
                     self.members.details[member] = self.member_details(member, item, where)
             elif isinstance(item, str) and item.strip():
                 member = item

@@ -553,6 +553,26 @@ def test_rfc7644_3_5_2_2_remove_all_members_then_add() -> None:
     )
     assert result.members_replaced == ("08e1d05d", "2819c223")
     assert result.members_added == frozenset()
+    assert result.member_details == {
+        "08e1d05d": {"value": "08e1d05d", "display": "James Smith"},
+        "2819c223": {"value": "2819c223", "display": "Babs Jensen"},
+    }
+
+
+def test_member_details_only_for_members_that_stay_added() -> None:
+    result = patch_group(
+        {
+            "op": "add",
+            "path": "members",
+            "value": [
+                {"value": "a", "type": "User"},
+                {"value": "b", "type": "Group"},
+                {"value": "c"},
+            ],
+        },
+        {"op": "remove", "path": 'members[value eq "b"]'},
+    )
+    assert result.member_details == {"a": {"value": "a", "type": "User"}}
 
 
 def test_rfc7644_3_5_2_3_replace_members() -> None:
