@@ -23,7 +23,8 @@ API:
   attribute without sub-attribute compares its ``value`` sub-attribute
   (RFC 7644 §3.4.2.2: ``emails co "example.com"``), and unknown attributes,
   operators the attribute type does not allow (``gt`` on a boolean, ``co`` on a
-  boolean or complex attribute), value paths on non-complex attributes and
+  boolean or complex attribute), attributes never returned (``password``),
+  value paths on non-complex attributes and
   literals that do not fit the type (``active eq "maybe"``) raise
   ``invalidFilter``. Literals are kept as written: ``"True"`` stays the
   string ``"True"``; use ``coerce_value`` to get the typed value.
@@ -76,7 +77,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Final, NoReturn, TypeAlias
 
-from scim.attributes import AttributeDef, AttributeType, ResourceType
+from scim.attributes import AttributeDef, AttributeType, ResourceType, Returned
 from scim.errors import ScimError, quote
 from scim.lexer import Kind, Token, tokenize
 
@@ -515,6 +516,9 @@ class _Resolver:
             if path.schema is not None and self.resource_type.schema_for(path.schema) is None:
                 self.fail(f"unknown schema {quote(path.schema)} in {quote(shown)}")
             self.fail(f"unknown attribute {quote(shown)} for {self.resource_type.name} resources")
+        if self.scim_type == "invalidFilter" and found.target.returned is Returned.NEVER:
+            # A filter on a value never returned (password) would let a client probe it.
+            self.fail(f"{quote(found.path)} cannot be filtered on")
         return AttrPath(
             found.schema,
             found.attribute.name,
