@@ -750,3 +750,42 @@ def test_urn_qualified_value_path_with_colons_in_its_string() -> None:
         {"value": "555-555-5555", "type": "work"},
         {"value": "tel:555-555-5555", "type": "fax"},
     ]
+
+
+def test_entra_custom_extension_on_create_and_add_on_a_value_path() -> None:
+    """Microsoft Q&A "Entra ID patch sending Add instead of Replace": the same email is re-added."""
+    created = normalise_resource(
+        {
+            "schemas": [USER_SCHEMA, EXT],
+            "userName": "joe@testaccount.onmicrosoft.com",
+            "active": True,
+            "emails": [{"primary": True, "type": "work", "value": "joe@joe.com"}],
+            "meta": {"resourceType": "User"},
+            "name": {"familyName": "TestLastName1", "givenName": "joe"},
+            "title": "scim tester",
+            "urn:ietf:params:scim:schemas:extension:custom:2.0:User": {
+                "employeeNumber": "99887766",
+                "worksiteId": "180",
+            },
+        },
+        USER,
+    )
+    assert created["schemas"] == [USER_SCHEMA]
+    assert "urn:ietf:params:scim:schemas:extension:custom:2.0:User" not in created
+    patched = apply_patch(
+        created,
+        operations_of(
+            {
+                "schemas": [PATCH_OP_SCHEMA],
+                "Operations": [
+                    {"op": "Replace", "path": "title", "value": "tester"},
+                    {"op": "Add", "path": 'emails[type eq "work"].value', "value": "joe2@joe.com"},
+                ],
+            }
+        ),
+        resource_type=USER,
+    )
+    assert patched.resource["title"] == "tester"
+    assert patched.resource["emails"] == [
+        {"primary": True, "type": "work", "value": "joe2@joe.com"}
+    ]
