@@ -24,10 +24,12 @@ API:
   (RFC 7644 §3.4.2.2: ``emails co "example.com"``), and unknown attributes,
   operators the attribute type does not allow (``gt`` on a boolean, ``co`` on a
   boolean or complex attribute), attributes never returned (``password``),
-  value paths on non-complex attributes and
-  literals that do not fit the type (``active eq "maybe"``) raise
-  ``invalidFilter``. Literals are kept as written: ``"True"`` stays the
-  string ``"True"``; use ``coerce_value`` to get the typed value.
+  value paths on non-complex attributes and literals that do not fit the type
+  (``active eq "maybe"``) raise ``invalidFilter``. Literals are kept as
+  written: ``"True"`` stays the string ``"True"``; use ``coerce_value`` to get
+  the typed value. ``DEFAULT_MAX_LENGTH`` is 4096 characters,
+  ``DEFAULT_MAX_DEPTH`` 32 levels. Results are immutable and cached per
+  (text, resource type, limits), so the same text costs one parse.
 - ``parse_path(text, *, resource_type=None, max_length=…, max_depth=…) ->
   PatchPath`` for PATCH ``path`` values (RFC 7644 §3.5.2: ``attrPath``,
   ``valuePath``, ``valuePath.subAttr``, URN-qualified), resolved the same way;
@@ -50,7 +52,9 @@ AST (immutable dataclasses; ``Filter`` is the union of the node types):
   are set once resolved. Inside a value filter, and for the sub-filter of
   Entra's form, paths are relative to the selected attribute: ``attribute``
   names one of its sub-attributes and ``definition`` is that sub-attribute.
-- ``Comparison(path, op: CompareOp, value: str | int | float | bool | None)``.
+- ``Comparison(path, op: CompareOp, value: str | int | float | bool | None)``;
+  ``CompareOp`` is a ``StrEnum`` (``CompareOp.EQ.value == "eq"``…);
+  ``ORDERING_OPS`` (gt ge lt le) and ``SUBSTRING_OPS`` (co sw ew) group them.
 - ``Present(path)`` (``pr``).
 - ``And(terms)``, ``Or(terms)``: two or more terms, in order. A chain
   ``a and b and c`` is one node; a parenthesised group stays a node of its own.
