@@ -5,13 +5,17 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scim.attributes import ENTERPRISE_USER_SCHEMA as EXT
 from scim.attributes import GROUP, GROUP_SCHEMA, USER, USER_SCHEMA
 from scim.errors import ScimError
 from scim.patch import PatchResult, apply_patch, normalise_resource
+
+# Generation time is not under test: a loaded 2-core machine must not fail it.
+SLOW_MACHINE = [HealthCheck.too_slow]
+
 
 USER_RESOURCE: dict[str, Any] = {
     "schemas": [USER_SCHEMA, EXT],
@@ -103,14 +107,14 @@ def _apply(resource: dict[str, Any], ops: list[Any], resource_type: Any) -> Patc
     return result
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None, suppress_health_check=SLOW_MACHINE)
 @given(st.lists(operations, max_size=4))
 def test_patch_raises_only_scim_errors_and_never_mutates_its_input(ops: list[Any]) -> None:
     _apply(USER_RESOURCE, ops, USER)
     _apply(GROUP_RESOURCE, ops, GROUP)
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None, suppress_health_check=SLOW_MACHINE)
 @given(json_values)
 def test_normalise_raises_only_scim_errors(body: Any) -> None:
     for resource_type in (USER, GROUP):
@@ -181,7 +185,7 @@ valid_operations = st.one_of(
 )
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None, suppress_health_check=SLOW_MACHINE)
 @given(valid_operations)
 def test_applying_an_operation_twice_equals_applying_it_once(operation: dict[str, Any]) -> None:
     once = apply_patch(USER_RESOURCE, [operation], resource_type=USER)
@@ -190,7 +194,7 @@ def test_applying_an_operation_twice_equals_applying_it_once(operation: dict[str
     assert not twice.changed
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None, suppress_health_check=SLOW_MACHINE)
 @given(st.lists(valid_operations, max_size=4), operations)
 def test_a_failing_operation_undoes_the_whole_request(
     prefix: list[dict[str, Any]], last: Any
@@ -258,7 +262,7 @@ def _membership(current: set[str], result: PatchResult) -> set[str]:
     return (current | result.members_added) - result.members_removed
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None, suppress_health_check=SLOW_MACHINE)
 @given(st.sets(member_ids), st.lists(member_operations, min_size=1, max_size=5))
 def test_member_sets_agree_with_applying_each_operation_in_turn(
     current: set[str], steps: list[tuple[str, list[str], int]]
@@ -271,13 +275,14 @@ def test_member_sets_agree_with_applying_each_operation_in_turn(
     assert result.resource == GROUP_RESOURCE
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None, suppress_health_check=SLOW_MACHINE)
 @given(
     st.sets(member_ids), st.sets(st.sampled_from(["x", "y", "z"]), min_size=1), st.integers(0, 2)
 )
 def test_adding_then_removing_a_member_set_round_trips(
     current: set[str], added: set[str], form: int
 ) -> None:
+
     ids = sorted(added)
     first = apply_patch(GROUP_RESOURCE, [_request("add", ids, form)], resource_type=GROUP)
     after_add = _membership(current, first)
