@@ -510,6 +510,8 @@ class _Engine:
             self.store(path, definition, _one_primary(definition, kept, kept) if kept else CLEAR)
             return
         merged = dict(old) if isinstance(old, dict) else {}
+        if sub.name == "value" and merged.get("value") != new:
+            merged.pop("$ref", None)  # it pointed at the previous value
         _set_sub(merged, sub, new)
         self.store(path, definition, merged or CLEAR)
 

@@ -10,7 +10,9 @@ import pytest
 from scim.attributes import ENTERPRISE_USER_SCHEMA as EXT
 from scim.attributes import GROUP, GROUP_SCHEMA, USER, USER_SCHEMA
 from scim.errors import ScimError
+from scim.filter import parse_path
 from scim.patch import PATCH_OP_SCHEMA, apply_patch, normalise_resource, operations_of
+from scim.values import matches
 
 MS_GROUP_SCHEMA = "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"
 
@@ -295,8 +297,12 @@ def test_entra_pathless_with_extension_object() -> None:
 def test_entra_manager_as_bare_id_or_object(operation: dict[str, Any]) -> None:
     result = patch_user(operation)
     # A new manager drops the old one's $ref.
-    assert result[EXT]["manager"] == {"value": "7fce0092"} or operation["path"].endswith(".value")
-    assert result[EXT]["manager"]["value"] == "7fce0092"
+    assert result[EXT]["manager"] == {"value": "7fce0092"}
+
+
+def test_same_manager_keeps_its_ref() -> None:
+    result = patch_user({"op": "Add", "path": f"{EXT}:manager.value", "value": "26118915"})
+    assert result[EXT]["manager"] == {"value": "26118915", "$ref": "../Users/26118915"}
 
 
 @pytest.mark.parametrize(
@@ -789,3 +795,43 @@ def test_entra_custom_extension_on_create_and_add_on_a_value_path() -> None:
     assert patched.resource["emails"] == [
         {"primary": True, "type": "work", "value": "joe2@joe.com"}
     ]
+
+
+# ------------------------------------------------------------ value filters on items
+
+
+def _value_filter(text: str) -> Any:
+    path = parse_path(f"emails[{text}]", resource_type=USER)
+    assert path.value_filter is not None
+    return path.value_filter
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('value eq "BJENSEN@example.com"', True),  # caseExact false
+        ('type eq "WORK"', True),
+        ('primary eq "True"', True),
+        ("primary eq false", False),
+        ("display pr", False),
+        ("value pr", True),
+        ('value sw "bjensen" and value ew ".COM"', True),
+        ('value co "nobody"', False),
+        ('not (type eq "home")', True),
+        ('type eq "home" or primary eq true', True),
+        ('value gt "a"', True),
+        ('value lt "a"', False),
+        ('display ne "x"', True),
+        ("display eq null", True),
+    ],
+)
+def test_rfc7644_3_4_2_2_operators_on_one_item(text: str, expected: bool) -> None:
+    item = {"value": "bjensen@example.com", "type": "work", "primary": True}
+    assert matches(item, _value_filter(text)) is expected
+
+
+def test_case_exact_sub_attributes_compare_exactly() -> None:
+    path = parse_path('members[value eq "ABC"]', resource_type=GROUP)
+    assert path.value_filter is not None
+    assert matches({"value": "ABC"}, path.value_filter)
+    assert not matches({"value": "abc"}, path.value_filter)
