@@ -203,7 +203,8 @@ class AttributeRef:
         return f"{self.schema}:{text}" if self.schema else text
 
 
-@dataclass(frozen=True, slots=True)
+# Compared and hashed by identity: parsers cache their results per resource type.
+@dataclass(frozen=True, slots=True, eq=False)
 class ResourceType:
     """A resource type (RFC 7643 §6) with its core schema and extensions."""
 
@@ -212,6 +213,10 @@ class ResourceType:
     description: str
     schema: SchemaDef
     extensions: tuple[Extension, ...] = ()
+    _by_urn: dict[str, SchemaDef] = field(init=False, repr=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._by_urn.update({schema.id.casefold(): schema for schema in self.schemas})
 
     @property
     def schemas(self) -> tuple[SchemaDef, ...]:
@@ -220,11 +225,7 @@ class ResourceType:
 
     def schema_for(self, urn: str) -> SchemaDef | None:
         """The schema (core or extension) with this URN, case-insensitively."""
-        folded = urn.casefold()
-        for schema in self.schemas:
-            if schema.id.casefold() == folded:
-                return schema
-        return None
+        return self._by_urn.get(urn.casefold())
 
     def find(
         self, schema_urn: str | None, name: str, sub: str | None = None

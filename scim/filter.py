@@ -23,10 +23,13 @@ API:
   attribute without sub-attribute compares its ``value`` sub-attribute
   (RFC 7644 §3.4.2.2: ``emails co "example.com"``), and unknown attributes,
   operators the attribute type does not allow (``gt`` on a boolean, ``co`` on a
-  boolean or complex attribute), value paths on non-complex attributes and
-  literals that do not fit the type (``active eq "maybe"``) raise
-  ``invalidFilter``. Literals are kept as written: ``"True"`` stays the
-  string ``"True"``; use ``coerce_value`` to get the typed value.
+  boolean or complex attribute), attributes never returned (``password``),
+  value paths on non-complex attributes and literals that do not fit the type
+  (``active eq "maybe"``) raise ``invalidFilter``. Literals are kept as
+  written: ``"True"`` stays the string ``"True"``; use ``coerce_value`` to get
+  the typed value. ``DEFAULT_MAX_LENGTH`` is 4096 characters,
+  ``DEFAULT_MAX_DEPTH`` 32 levels. Results are immutable and cached per
+  (text, resource type, limits), so the same text costs one parse.
 - ``parse_path(text, *, resource_type=None, max_length=…, max_depth=…) ->
   PatchPath`` for PATCH ``path`` values (RFC 7644 §3.5.2: ``attrPath``,
   ``valuePath``, ``valuePath.subAttr``, URN-qualified), resolved the same way;
@@ -49,7 +52,9 @@ AST (immutable dataclasses; ``Filter`` is the union of the node types):
   are set once resolved. Inside a value filter, and for the sub-filter of
   Entra's form, paths are relative to the selected attribute: ``attribute``
   names one of its sub-attributes and ``definition`` is that sub-attribute.
-- ``Comparison(path, op: CompareOp, value: str | int | float | bool | None)``.
+- ``Comparison(path, op: CompareOp, value: str | int | float | bool | None)``;
+  ``CompareOp`` is a ``StrEnum`` (``CompareOp.EQ.value == "eq"``…);
+  ``ORDERING_OPS`` (gt ge lt le) and ``SUBSTRING_OPS`` (co sw ew) group them.
 - ``Present(path)`` (``pr``).
 - ``And(terms)``, ``Or(terms)``: two or more terms, in order. A chain
   ``a and b and c`` is one node; a parenthesised group stays a node of its own.
@@ -67,14 +72,16 @@ AST (immutable dataclasses; ``Filter`` is the union of the node types):
 
 from __future__ import annotations
 
+import functools
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Final, NoReturn, TypeAlias
 
-from scim.attributes import AttributeDef, AttributeType, ResourceType
+from scim.attributes import AttributeDef, AttributeType, ResourceType, Returned
 from scim.errors import ScimError, quote
 from scim.lexer import Kind, Token, tokenize
 
@@ -180,15 +187,13 @@ _OPERATORS: Final = {op.value: op for op in CompareOp}
 _OPERATOR_LIST: Final = "eq, ne, co, sw, ew, gt, ge, lt, le or pr"
 
 
+# RFC 7644 §3.4.2.2 ATTRNAME (ALPHA *(nameChar)), and RFC 7643's "$ref".
+_NAME: Final = re.compile(r"\$ref|[A-Za-z][A-Za-z0-9_-]*")
+_NID: Final = re.compile(r"[A-Za-z0-9-]{2,32}")
+
+
 def _name_ok(name: str) -> bool:
-    if name == "$ref":
-        return True
-    return (
-        bool(name)
-        and name[0].isascii()
-        and name[0].isalpha()
-        and all(c.isascii() and (c.isalnum() or c in "_-") for c in name)
-    )
+    return _NAME.fullmatch(name) is not None
 
 
 def _urn_ok(urn: str) -> bool:
@@ -197,8 +202,7 @@ def _urn_ok(urn: str) -> bool:
     return (
         len(parts) == 3
         and parts[0].casefold() == "urn"
-        and 2 <= len(parts[1]) <= 32
-        and all(c.isascii() and (c.isalnum() or c == "-") for c in parts[1])
+        and _NID.fullmatch(parts[1]) is not None
         and bool(parts[2])
     )
 
@@ -412,6 +416,13 @@ def _check_length(text: str, max_length: int, scim_type: str, noun: str) -> None
         )
 
 
+# Parsed results are immutable, so repeated filters and paths (every PATCH
+# Entra sends names the same few paths) are parsed once. Long texts are not
+# kept, so the cache's memory stays small whatever clients send.
+_CACHE_SIZE: Final = 4096
+_CACHED_LENGTH: Final = 512
+
+
 def parse_filter(
     text: str,
     *,
@@ -420,6 +431,14 @@ def parse_filter(
     max_depth: int = DEFAULT_MAX_DEPTH,
 ) -> Filter:
     """Parse a filter (RFC 7644 §3.4.2.2); ``ScimError`` ``invalidFilter`` on bad input."""
+    if len(text) <= _CACHED_LENGTH:
+        return _cached_filter(text, resource_type, max_length, max_depth)
+    return _parse_filter(text, resource_type, max_length, max_depth)
+
+
+def _parse_filter(
+    text: str, resource_type: ResourceType | None, max_length: int, max_depth: int
+) -> Filter:
     _check_length(text, max_length, "invalidFilter", "filter")
     parser = _Parser(text, "invalidFilter", "filter", max_depth)
     if parser.token.kind is Kind.END:
@@ -439,6 +458,14 @@ def parse_path(
     max_depth: int = DEFAULT_MAX_DEPTH,
 ) -> PatchPath:
     """Parse a PATCH path (RFC 7644 §3.5.2); ``ScimError`` ``invalidPath`` on bad input."""
+    if len(text) <= _CACHED_LENGTH:
+        return _cached_path(text, resource_type, max_length, max_depth)
+    return _parse_path(text, resource_type, max_length, max_depth)
+
+
+def _parse_path(
+    text: str, resource_type: ResourceType | None, max_length: int, max_depth: int
+) -> PatchPath:
     _check_length(text, max_length, "invalidPath", "path")
     parser = _Parser(text, "invalidPath", "path", max_depth)
     name = parser.token
@@ -471,6 +498,10 @@ def parse_path(
     return result
 
 
+_cached_filter = functools.lru_cache(maxsize=_CACHE_SIZE)(_parse_filter)
+_cached_path = functools.lru_cache(maxsize=_CACHE_SIZE)(_parse_path)
+
+
 # ---------------------------------------------------------------- resolution
 
 
@@ -489,6 +520,9 @@ class _Resolver:
             if path.schema is not None and self.resource_type.schema_for(path.schema) is None:
                 self.fail(f"unknown schema {quote(path.schema)} in {quote(shown)}")
             self.fail(f"unknown attribute {quote(shown)} for {self.resource_type.name} resources")
+        if self.scim_type == "invalidFilter" and found.target.returned is Returned.NEVER:
+            # A filter on a value never returned (password) would let a client probe it.
+            self.fail(f"{quote(found.path)} cannot be filtered on")
         return AttrPath(
             found.schema,
             found.attribute.name,

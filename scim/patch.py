@@ -11,15 +11,19 @@ API:
   ``members`` key in it is ignored and left out of the result);
   ``operations`` the ``Operations`` list of a PatchOp request (see
   ``operations_of``); ``resource_type`` is ``scim.attributes.USER`` or
-  ``GROUP``. Atomic: the input is never mutated, and either every operation
-  applies or ``ScimError`` is raised: ``invalidSyntax`` (an operation that is
+  ``GROUP``. The resource must be complete (its required ``userName`` or
+  ``displayName`` present): the result is checked for them. Atomic: the input
+  is never mutated, and either every operation applies or ``ScimError`` is
+  raised: ``invalidSyntax`` (an operation that is
   not an object, an unknown ``op``, a missing ``value``, a path-less
   add/replace whose value is not an object), ``invalidPath`` (bad or unknown
   path), ``noTarget`` (remove without path; a value path that matches nothing
   and cannot create its item because its filter is not a plain ``eq`` / ``and``
   of ``eq``), ``invalidValue`` (a value that does not fit the attribute, or a
-  required attribute left empty), ``mutability`` (changing an immutable
-  attribute), ``invalidFilter`` (a members filter other than ``value eq``).
+  required attribute left empty), ``mutability`` (a ``path`` naming a
+  read-only attribute such as ``id``, ``meta.version`` or ``groups``, or
+  changing an immutable attribute that has a value), ``invalidFilter`` (a
+  members filter other than ``value eq``).
 - ``PatchResult``: ``resource`` (the new resource, a fresh dict), ``changed``
   (whether it differs from the input, members aside), and for groups
   ``members_added`` / ``members_removed`` (frozensets of member ids) and
@@ -28,6 +32,9 @@ API:
   ``None`` (the two sets are then empty), else the current one plus
   ``members_added`` minus ``members_removed`` (disjoint). Adding a present
   member or removing an absent one is left for the server to treat as a no-op.
+  ``member_details`` maps an added or replacing member's id to
+  ``{"value": id, "type"?: "User"|"Group", "display"?: …}`` when the request
+  gave its ``type`` or ``display`` (Entra gives neither).
   Group members are computed from the operations alone, so removing one
   member of a 100k-member group costs O(1):
   ``Add``/``Replace`` ``members`` with a list of ``{"value": id, …}`` (or bare
@@ -57,14 +64,16 @@ case; ``"True"``/``"False"``; path-less ``Replace`` with keys such as
 manager as a bare id or ``{"value": id}`` and cleared with ``""``; ``""`` and
 ``null`` clear; add/replace on a value path matching no item creates it from
 the filter's ``eq`` terms (``phoneNumbers[type eq "mobile"].value``);
-read-only attributes and unknown schema URNs are ignored; at most one item of
+read-only attributes inside a value (``id``, ``meta``, ``schemas``,
+``manager.displayName``) and unknown schema URNs, as a key or a path, are
+ignored; at most one item of
 a multi-valued attribute stays ``primary`` (the one written last).
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
@@ -93,6 +102,7 @@ PATCH_OP_SCHEMA: Final = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 _OPS: Final = frozenset({"add", "replace", "remove"})
 _MEMBERS: Final = "members"
+_ENTRA_MEMBER_KEYS: Final = frozenset({"value", "$ref"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +112,7 @@ class PatchResult:
     members_added: frozenset[str] = frozenset()
     members_removed: frozenset[str] = frozenset()
     members_replaced: tuple[str, ...] | None = None
+    member_details: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 def operations_of(body: Any) -> list[dict[str, Any]]:
@@ -144,6 +155,12 @@ def apply_patch(
         members_replaced=(
             tuple(engine.members.replaced) if engine.members.replaced is not None else None
         ),
+        member_details={
+            member: detail
+            for member, detail in engine.members.details.items()
+            if member in engine.members.added
+            or (engine.members.replaced is not None and member in engine.members.replaced)
+        },
     )
 
 
@@ -157,8 +174,8 @@ def normalise_resource(body: Any, resource_type: ResourceType) -> dict[str, Any]
     engine.finish()
     resource = engine.resource
     if resource_type is GROUP:
-        members = engine.members.replaced if engine.members.replaced is not None else []
-        members += [m for m in engine.members.added if m not in members]
+        members = dict(engine.members.replaced or {})
+        members.update(engine.members.added)
         if members:
             details = engine.members.details
             resource[_MEMBERS] = [details.get(member, {"value": member}) for member in members]
@@ -192,39 +209,35 @@ def _key_ci(container: dict[str, Any], name: str) -> str | None:
 
 @dataclass
 class _Members:
-    added: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    replaced: list[str] | None = None
-    # type / display given with each member (for normalise_resource only).
+    """Member changes of one request, in order (dicts as ordered sets: O(1) each)."""
+
+    added: dict[str, None] = field(default_factory=dict)
+    removed: dict[str, None] = field(default_factory=dict)
+    replaced: dict[str, None] | None = None
+    # {"value", "type", "display"} of members given with a type or display.
     details: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def add(self, ids: Iterable[str]) -> None:
+        if self.replaced is not None:
+            self.replaced.update(dict.fromkeys(ids))
+            return
         for member in ids:
-            if self.replaced is not None:
-                if member not in self.replaced:
-                    self.replaced.append(member)
-                continue
-            if member in self.removed:
-                self.removed.remove(member)
-            if member not in self.added:
-                self.added.append(member)
+            self.removed.pop(member, None)
+            self.added[member] = None
 
     def remove(self, ids: Iterable[str]) -> None:
+        if self.replaced is not None:
+            for member in ids:
+                self.replaced.pop(member, None)
+            return
         for member in ids:
-            if self.replaced is not None:
-                if member in self.replaced:
-                    self.replaced.remove(member)
-                continue
-            if member in self.added:
-                self.added.remove(member)
-            if member not in self.removed:
-                self.removed.append(member)
+            self.added.pop(member, None)
+            self.removed[member] = None
 
     def replace(self, ids: Iterable[str]) -> None:
         self.added.clear()
         self.removed.clear()
-        self.replaced = []
-        self.add(ids)
+        self.replaced = dict.fromkeys(ids)
 
 
 class _Engine:
@@ -271,7 +284,9 @@ class _Engine:
                 )
             self.apply_pathless(op, value, where=where)
             return
-        self.apply_path(op, path.strip(), value if has_value else None, has_value, where=where)
+        self.apply_path(
+            op, path.strip(), value if has_value else None, has_value, where=where, explicit=True
+        )
 
     def apply_pathless(self, op: str, value: dict[str, Any], *, where: str) -> None:
         for key, item in value.items():
@@ -306,7 +321,8 @@ class _Engine:
             return False
         if self.rtype.schema_for(text) is not None:
             return False
-        urn = text.rpartition(":")[0]
+        # A value filter may hold colons in its strings: the URN ends before it.
+        urn = text.split("[", 1)[0].rpartition(":")[0]
         return self.rtype.schema_for(urn) is None
 
     def clear_extension(self, urn: str) -> None:
@@ -314,7 +330,10 @@ class _Engine:
         if key is not None:
             del self.resource[key]
 
-    def apply_path(self, op: str, text: str, value: Any, has_value: bool, *, where: str) -> None:
+    def apply_path(
+        self, op: str, text: str, value: Any, has_value: bool, *, where: str, explicit: bool = False
+    ) -> None:
+        """Apply one operation to ``text``; ``explicit`` when it is the operation's ``path``."""
         if self.unknown_schema(text):
             return
         extension = self.rtype.schema_for(text)
@@ -336,10 +355,19 @@ class _Engine:
             return
         definition = path.path.definition
         assert definition is not None
-        if definition.mutability is Mutability.READ_ONLY or definition.returned is Returned.NEVER:
-            # Read-only values are the server's (RFC 7644 §3.5.1). A password is
-            # never returned, and the gateway signs users in through Entra: it
-            # keeps none.
+        target = path.sub_definition or path.path.sub_definition or definition
+        if Mutability.READ_ONLY in (definition.mutability, target.mutability):
+            if explicit:
+                # RFC 7644 §3.5.2: an operation a target's mutability forbids fails.
+                raise ScimError(
+                    400, "mutability", f"{where}: {quote(text)} is read-only (set by the server)"
+                )
+            # Read-only values inside a value (meta, id, manager.displayName) are
+            # the server's and ignored, as in a PUT body (RFC 7644 §3.5.1).
+            return
+        if definition.returned is Returned.NEVER:
+            # A password is never returned, and the gateway signs users in
+            # through Entra: it keeps none.
             return
         target_where = f"{where} ({text})"
         if path.value_filter is not None:
@@ -408,6 +436,8 @@ class _Engine:
                 return
             self.store(path, definition, CLEAR)
             return
+        if op == "add" and definition.multi_valued and value == []:
+            return  # adding no values (Entra's "roles": []) changes nothing
         new = coerce(definition, value, where=where)
         if new is CLEAR:
             self.store(path, definition, CLEAR)
@@ -467,8 +497,6 @@ class _Engine:
         *,
         where: str,
     ) -> None:
-        if sub.mutability is Mutability.READ_ONLY:
-            return
         new = CLEAR if op == "remove" else coerce(sub, value, where=where)
         old = self.current(path, definition)
         if definition.multi_valued:
@@ -482,6 +510,8 @@ class _Engine:
             self.store(path, definition, _one_primary(definition, kept, kept) if kept else CLEAR)
             return
         merged = dict(old) if isinstance(old, dict) else {}
+        if sub.name == "value" and merged.get("value") != new:
+            merged.pop("$ref", None)  # it pointed at the previous value
         _set_sub(merged, sub, new)
         self.store(path, definition, merged or CLEAR)
 
@@ -495,8 +525,6 @@ class _Engine:
             items = [copy.deepcopy(old)]
         selected = [i for i, item in enumerate(items) if matches(item, path.value_filter)]
         sub = path.sub_definition
-        if sub is not None and sub.mutability is Mutability.READ_ONLY:
-            return
         if op == "remove":
             if sub is None:
                 items = [item for i, item in enumerate(items) if i not in selected]
@@ -518,15 +546,25 @@ class _Engine:
                 return
             if not isinstance(new, dict):
                 raise ScimError(400, "invalidValue", f"{where}: expected an object")
+        named = _item_from_filter(path.value_filter, where=where)
         if not selected:
             # Entra: add or replace on a value path matching nothing creates the item.
-            items.append(_item_from_filter(path.value_filter, where=where))
+            if named is None:
+                raise ScimError(
+                    400,
+                    "noTarget",
+                    f"{where}: no value matches the filter, and only a filter of 'eq' terms "
+                    f"joined by 'and' says what to create",
+                )
+            items.append(named)
             selected = [len(items) - 1]
         for i in selected:
             if sub is not None:
                 _set_sub(items[i], sub, new)
             elif op == "replace":
-                items[i] = dict(new)
+                # The replacement keeps what selected it (type eq "work" stays
+                # "work"), so replacing twice is replacing once.
+                items[i] = {**(named or {}), **new}
             else:
                 items[i] = {**items[i], **new}
         touched = [items[i] for i in selected]
@@ -579,34 +617,44 @@ class _Engine:
             self.members.add(ids)
 
     def member_ids(self, value: Any, *, where: str) -> list[str]:
+        """The ids of ``[{"value": id, …}, …]`` (or bare ids), in order, once each.
+
+        Only ``value`` matters here (Entra adds ``"$ref": null``); ``type``
+        and ``display`` are kept for ``normalise_resource``. A group can take
+        thousands of members in one request, hence no per-member coercion.
+        """
         if value in (None, "", []):
             return []
         items = value if isinstance(value, list) else [value]
-        members = self.rtype.schema.attribute(_MEMBERS)
-        assert members is not None
-        ids: list[str] = []
+        ids: dict[str, None] = {}
         for item in items:
             if isinstance(item, dict):
-                coerced = coerce(members, [item], where=f"{where} (members)")
-                entry = coerced[0] if coerced is not CLEAR else {}
-                member = entry.get("value")
+                member = _get_ci(item, "value")
                 if not isinstance(member, str) or not member.strip():
                     raise ScimError(
                         400, "invalidValue", f"{where}: a member needs a non-empty 'value' (its id)"
                     )
-                self.members.details.setdefault(
-                    member,
-                    {k: entry[k] for k in ("value", "type", "display") if k in entry},
-                )
+                if len(item) > 1 and not _ENTRA_MEMBER_KEYS.issuperset(
+                    k.casefold() for k in item if isinstance(k, str)
+                ):
+                    # type / display given: coerce (and keep) them. Entra's
+                    # {"value", "$ref": null} skips this, so large adds stay cheap.
+                    self.members.details[member] = self.member_details(member, item, where)
             elif isinstance(item, str) and item.strip():
                 member = item
             else:
                 raise ScimError(
                     400, "invalidValue", f"{where}: a member is an object with a 'value' (its id)"
                 )
-            if member not in ids:
-                ids.append(member)
-        return ids
+            ids[member] = None
+        return list(ids)
+
+    def member_details(self, member: str, item: dict[str, Any], where: str) -> dict[str, Any]:
+        definition = self.rtype.schema.attribute(_MEMBERS)
+        assert definition is not None
+        entry = coerce(definition, [item], where=f"{where} (members)")
+        kept = entry[0] if entry is not CLEAR else {}
+        return {"value": member, **{k: kept[k] for k in ("type", "display") if k in kept}}
 
     # ------------------------------------------------------------ final checks
 
@@ -668,18 +716,13 @@ def _one_primary(definition: AttributeDef, items: list[Any], touched: list[Any])
     return result
 
 
-def _item_from_filter(value_filter: Filter, *, where: str) -> dict[str, Any]:
-    """The item a value path names, from its ``eq`` terms (``type eq "work"``)."""
+def _item_from_filter(value_filter: Filter, *, where: str) -> dict[str, Any] | None:
+    """The item a value path names, from its ``eq`` terms (``type eq "work"``), if it can."""
     terms = value_filter.terms if isinstance(value_filter, And) else (value_filter,)
     item: dict[str, Any] = {}
     for term in terms:
         if not (isinstance(term, Comparison) and term.op is CompareOp.EQ):
-            raise ScimError(
-                400,
-                "noTarget",
-                f"{where}: no value matches the filter, and only a filter of 'eq' terms "
-                f"joined by 'and' says what to create",
-            )
+            return None
         definition = term.path.target
         assert definition is not None
         stored = coerce(definition, term.value, where=where)

@@ -14,7 +14,8 @@ API:
   strings (``"True"``) become booleans, numbers given for a string attribute
   become their text, a bare string for a complex attribute with a ``value``
   sub-attribute becomes ``{"value": …}`` (Entra's ``manager``), a single
-  item for a multi-valued attribute becomes a one-item list, keys take their
+  item for a multi-valued attribute becomes a one-item list and a one-item
+  list for a single-valued complex attribute its item, keys take their
   schema case, read-only sub-attributes (``manager.displayName``) are dropped,
   and ``dateTime`` strings must parse. Anything else that does not fit raises
   ``ScimError(400, "invalidValue")`` naming ``where`` (the attribute path).
@@ -91,6 +92,8 @@ def _single(attribute: AttributeDef, raw: Any, *, where: str) -> Any:
 
 
 def _complex(attribute: AttributeDef, raw: Any, *, where: str) -> Any:
+    if isinstance(raw, list) and len(raw) == 1 and not attribute.multi_valued:
+        raw = raw[0]  # a one-item list for a single-valued attribute ({"manager": [{…}]})
     if not isinstance(raw, dict):
         value_sub = attribute.sub_attribute("value")
         if value_sub is None or isinstance(raw, list):

@@ -291,6 +291,8 @@ def test_length_and_nesting_limits() -> None:
         ("meta.created gt 5", "'created' takes a date and time"),
         ('meta.created gt "yesterday"', "'created' takes a date and time"),
         ('roles[primary eq "yes"]', "'primary' takes a boolean"),
+        ('password eq "hunter2"', "'password' cannot be filtered on"),
+        ("password pr", "'password' cannot be filtered on"),
     ],
 )
 def test_semantic_errors_against_the_catalog(text: str, message: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scim2_models import ScimFilter
 
@@ -25,6 +25,10 @@ from scim.filter import (
     parse_path,
     to_text,
 )
+
+# Generation time is not under test: a loaded 2-core machine must not fail it.
+SLOW_MACHINE = [HealthCheck.too_slow]
+
 
 # Pieces of real filters, so that random sequences reach deep into the grammar
 # instead of failing on the first character.
@@ -96,14 +100,14 @@ def _failure(
     return None
 
 
-@settings(max_examples=250)
+@settings(max_examples=250, deadline=None, suppress_health_check=SLOW_MACHINE)
 @given(any_text)
 def test_parse_filter_raises_only_scim_errors(text: str) -> None:
     for resource_type in (None, USER, GROUP):
         assert _failure(parse_filter, text, resource_type) in (None, (400, "invalidFilter"))
 
 
-@settings(max_examples=250)
+@settings(max_examples=250, deadline=None, suppress_health_check=SLOW_MACHINE)
 @given(any_text)
 def test_parse_path_raises_only_scim_errors(text: str) -> None:
     for resource_type in (None, USER, GROUP):
@@ -161,7 +165,7 @@ RESERVED = {*KEYWORDS, "false", *(op.value for op in CompareOp)}
 plain_filters, _ = ast_strategies(plain_names.filter(lambda name: name.lower() not in RESERVED))
 
 
-@settings(max_examples=250)
+@settings(max_examples=250, deadline=None, suppress_health_check=SLOW_MACHINE)
 @given(filters)
 def test_to_text_round_trips_every_filter(ast: Filter) -> None:
     text = to_text(ast)
@@ -170,14 +174,14 @@ def test_to_text_round_trips_every_filter(ast: Filter) -> None:
     assert to_text(parse_filter(text, max_length=10**6, max_depth=1000)) == text
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None, suppress_health_check=SLOW_MACHINE)
 @given(plain_filters)
 def test_canonical_text_is_a_filter_for_scim2_models_too(ast: Filter) -> None:
     """The canonical form is plain RFC 7644 (an independent parser accepts it)."""
     ScimFilter(to_text(ast))
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None, suppress_health_check=SLOW_MACHINE)
 @given(patch_paths)
 def test_to_text_round_trips_every_patch_path(ast: PatchPath) -> None:
     assert parse_path(to_text(ast), max_length=10**6, max_depth=1000) == ast

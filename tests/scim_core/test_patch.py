@@ -10,7 +10,9 @@ import pytest
 from scim.attributes import ENTERPRISE_USER_SCHEMA as EXT
 from scim.attributes import GROUP, GROUP_SCHEMA, USER, USER_SCHEMA
 from scim.errors import ScimError
+from scim.filter import parse_path
 from scim.patch import PATCH_OP_SCHEMA, apply_patch, normalise_resource, operations_of
+from scim.values import matches
 
 MS_GROUP_SCHEMA = "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"
 
@@ -295,8 +297,12 @@ def test_entra_pathless_with_extension_object() -> None:
 def test_entra_manager_as_bare_id_or_object(operation: dict[str, Any]) -> None:
     result = patch_user(operation)
     # A new manager drops the old one's $ref.
-    assert result[EXT]["manager"] == {"value": "7fce0092"} or operation["path"].endswith(".value")
-    assert result[EXT]["manager"]["value"] == "7fce0092"
+    assert result[EXT]["manager"] == {"value": "7fce0092"}
+
+
+def test_same_manager_keeps_its_ref() -> None:
+    result = patch_user({"op": "Add", "path": f"{EXT}:manager.value", "value": "26118915"})
+    assert result[EXT]["manager"] == {"value": "26118915", "$ref": "../Users/26118915"}
 
 
 @pytest.mark.parametrize(
@@ -369,10 +375,32 @@ def test_read_only_attributes_and_unknown_schemas_are_ignored() -> None:
             },
         },
         {"op": "add", "path": "urn:example:custom:2.0:User:badge", "value": "7"},
-        {"op": "replace", "path": "meta.version", "value": "1"},
-        {"op": "replace", "path": f"{EXT}:manager.displayName", "value": "Boss"},
+        {
+            "op": "replace",
+            "path": f"{EXT}:manager",
+            "value": {"value": "26118915", "displayName": "B"},
+        },
     )
     assert result == bjensen()
+
+
+@pytest.mark.parametrize(
+    "operation",
+    [
+        {"op": "replace", "path": "id", "value": "hijack"},
+        {"op": "replace", "path": "meta.version", "value": "1"},
+        {"op": "remove", "path": "meta"},
+        {"op": "add", "path": "groups", "value": [{"value": "g"}]},
+        {"op": "replace", "path": f"{EXT}:manager.displayName", "value": "Boss"},
+        {"op": "add", "path": 'groups[value eq "g"].display', "value": "x"},
+    ],
+)
+def test_rfc7644_3_5_2_an_explicit_path_to_a_read_only_attribute_is_mutability(
+    operation: dict[str, Any],
+) -> None:
+    with pytest.raises(ScimError) as caught:
+        patch_user(operation)
+    assert caught.value.scim_type == "mutability"
 
 
 def test_password_is_never_kept() -> None:
@@ -531,6 +559,26 @@ def test_rfc7644_3_5_2_2_remove_all_members_then_add() -> None:
     )
     assert result.members_replaced == ("08e1d05d", "2819c223")
     assert result.members_added == frozenset()
+    assert result.member_details == {
+        "08e1d05d": {"value": "08e1d05d", "display": "James Smith"},
+        "2819c223": {"value": "2819c223", "display": "Babs Jensen"},
+    }
+
+
+def test_member_details_only_for_members_that_stay_added() -> None:
+    result = patch_group(
+        {
+            "op": "add",
+            "path": "members",
+            "value": [
+                {"value": "a", "type": "User"},
+                {"value": "b", "type": "Group"},
+                {"value": "c"},
+            ],
+        },
+        {"op": "remove", "path": 'members[value eq "b"]'},
+    )
+    assert result.member_details == {"a": {"value": "a", "type": "User"}}
 
 
 def test_rfc7644_3_5_2_3_replace_members() -> None:
@@ -683,3 +731,107 @@ def test_bad_user_bodies(body: Any, scim_type: str, message: str) -> None:
         normalise_resource(body, USER)
     assert caught.value.scim_type == scim_type
     assert message in caught.value.detail
+
+
+def test_adding_no_values_changes_nothing_but_null_clears() -> None:
+    """Entra's create payloads carry "roles": [] (Microsoft, "Develop a SCIM endpoint")."""
+    assert patch_user({"op": "add", "path": "emails", "value": []})["emails"] == bjensen()["emails"]
+    assert "emails" not in patch_user({"op": "add", "path": "emails", "value": None})
+    assert "emails" not in patch_user({"op": "replace", "path": "emails", "value": []})
+
+
+def test_manager_in_a_one_item_list() -> None:
+    result = patch_user({"op": "Add", "path": f"{EXT}:manager", "value": [{"value": "7fce0092"}]})
+    assert result[EXT]["manager"] == {"value": "7fce0092"}
+
+
+def test_urn_qualified_value_path_with_colons_in_its_string() -> None:
+    result = patch_user(
+        {
+            "op": "replace",
+            "value": {f'{USER_SCHEMA}:phoneNumbers[value eq "tel:555-555-5555"].type': "fax"},
+        }
+    )
+    assert result["phoneNumbers"] == [
+        {"value": "555-555-5555", "type": "work"},
+        {"value": "tel:555-555-5555", "type": "fax"},
+    ]
+
+
+def test_entra_custom_extension_on_create_and_add_on_a_value_path() -> None:
+    """Microsoft Q&A "Entra ID patch sending Add instead of Replace": the same email is re-added."""
+    created = normalise_resource(
+        {
+            "schemas": [USER_SCHEMA, EXT],
+            "userName": "joe@testaccount.onmicrosoft.com",
+            "active": True,
+            "emails": [{"primary": True, "type": "work", "value": "joe@joe.com"}],
+            "meta": {"resourceType": "User"},
+            "name": {"familyName": "TestLastName1", "givenName": "joe"},
+            "title": "scim tester",
+            "urn:ietf:params:scim:schemas:extension:custom:2.0:User": {
+                "employeeNumber": "99887766",
+                "worksiteId": "180",
+            },
+        },
+        USER,
+    )
+    assert created["schemas"] == [USER_SCHEMA]
+    assert "urn:ietf:params:scim:schemas:extension:custom:2.0:User" not in created
+    patched = apply_patch(
+        created,
+        operations_of(
+            {
+                "schemas": [PATCH_OP_SCHEMA],
+                "Operations": [
+                    {"op": "Replace", "path": "title", "value": "tester"},
+                    {"op": "Add", "path": 'emails[type eq "work"].value', "value": "joe2@joe.com"},
+                ],
+            }
+        ),
+        resource_type=USER,
+    )
+    assert patched.resource["title"] == "tester"
+    assert patched.resource["emails"] == [
+        {"primary": True, "type": "work", "value": "joe2@joe.com"}
+    ]
+
+
+# ------------------------------------------------------------ value filters on items
+
+
+def _value_filter(text: str) -> Any:
+    path = parse_path(f"emails[{text}]", resource_type=USER)
+    assert path.value_filter is not None
+    return path.value_filter
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('value eq "BJENSEN@example.com"', True),  # caseExact false
+        ('type eq "WORK"', True),
+        ('primary eq "True"', True),
+        ("primary eq false", False),
+        ("display pr", False),
+        ("value pr", True),
+        ('value sw "bjensen" and value ew ".COM"', True),
+        ('value co "nobody"', False),
+        ('not (type eq "home")', True),
+        ('type eq "home" or primary eq true', True),
+        ('value gt "a"', True),
+        ('value lt "a"', False),
+        ('display ne "x"', True),
+        ("display eq null", True),
+    ],
+)
+def test_rfc7644_3_4_2_2_operators_on_one_item(text: str, expected: bool) -> None:
+    item = {"value": "bjensen@example.com", "type": "work", "primary": True}
+    assert matches(item, _value_filter(text)) is expected
+
+
+def test_case_exact_sub_attributes_compare_exactly() -> None:
+    path = parse_path('members[value eq "ABC"]', resource_type=GROUP)
+    assert path.value_filter is not None
+    assert matches({"value": "ABC"}, path.value_filter)
+    assert not matches({"value": "abc"}, path.value_filter)
