@@ -20,7 +20,6 @@ from scim.attributes import (
     GROUP,
     USER,
     ResourceType,
-    SchemaDef,
 )
 from scim.errors import ScimError
 from scim.responses import dumps
@@ -165,7 +164,3 @@ def stored_resource(stored: Stored) -> dict[str, Any]:
     """The stored attributes (without id and meta) as a dict."""
     loaded: dict[str, Any] = json.loads(stored.resource)
     return loaded
-
-
-def core_schema(kind: Kind) -> SchemaDef:
-    return RESOURCE_TYPES[kind].schema

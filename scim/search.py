@@ -18,7 +18,7 @@ from scim.errors import ScimError, quote
 from scim.filter import parse_filter, parse_path
 from scim.projection import Projection, parse_projection
 from scim.resources import RESOURCE_TYPES, location, render, render_text
-from scim.responses import list_response
+from scim.responses import dumps, list_response
 from scim.server import ScimServer
 
 SEARCH_REQUEST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
@@ -142,8 +142,6 @@ def render_many(
     relations = _relations(server, tenant_id, kind, items, projection)
     if projection.is_default and not relations:
         return [render_text(base, kind, stored) for stored in items]
-    from scim.responses import dumps
-
     out: list[str] = []
     for stored in items:
         extra = relations.get(stored.seq)

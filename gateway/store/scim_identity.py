@@ -30,7 +30,7 @@ from sqlalchemy import Engine, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from gateway.identity.emails import primary_email_from_scim
-from gateway.identity.model import Source, SourceGroup, SourceUser, SyncWarning
+from gateway.identity.model import Source, SourceGroup, SourceUser
 from gateway.identity.object_ids import entra_object_id
 from gateway.store.apply import ApplyOptions, ApplyResult, apply_changes
 from gateway.store.engine import read_transaction, write_transaction
@@ -240,7 +240,6 @@ class IdentityApplier:
         self._stopping = False
         self._hurry = False
         self._thread: threading.Thread | None = None
-        self.last_warnings: list[SyncWarning] = []
 
     def start(self) -> None:
         """Start the thread and pick up changes a previous process left behind."""
@@ -313,17 +312,14 @@ class IdentityApplier:
             retry: list[str] = []
             for tenant_id in tenants:
                 try:
-                    result = drain_tenant(self._engine, tenant_id, holder=self._holder)
+                    drain_tenant(self._engine, tenant_id, holder=self._holder)
                 except Exception:
                     # The log keeps the changes; they are applied on the next notice.
                     logger.exception("applying SCIM changes of tenant %s failed", tenant_id)
                     continue
-                if result is None and _has_pending(self._engine, tenant_id):
+                # More than one batch, or another process holds the lease: again soon.
+                if _has_pending(self._engine, tenant_id):
                     retry.append(tenant_id)
-                elif result is not None:
-                    self.last_warnings = list(result.warnings)
-                    if _has_pending(self._engine, tenant_id):
-                        retry.append(tenant_id)
             with self._cond:
                 self._pending.update(retry)
                 self._busy = False

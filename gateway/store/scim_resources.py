@@ -22,7 +22,6 @@ from typing import Any
 
 from sqlalchemy import (
     Engine,
-    Table,
     select,
 )
 
@@ -39,10 +38,6 @@ scim_changes = table("scim_changes")
 class Kind(StrEnum):
     USER = "user"
     GROUP = "group"
-
-
-def resource_table(kind: Kind) -> Table:
-    return scim_users if kind is Kind.USER else scim_groups
 
 
 class ResourceNotFound(LookupError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from starlette.responses import Response
@@ -81,8 +82,6 @@ def search_all(call: Call) -> Response:
     # each type is searched on its own and the pages are joined.
     texts: list[str] = []
     total = 0
-    import json
-
     for kind in (Kind.USER, Kind.GROUP):
         try:
             answer = json.loads(search(call.server, call.tenant_id, kind, params))
