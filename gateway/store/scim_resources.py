@@ -220,12 +220,15 @@ def placeholder(postgres: bool, name: str) -> str:
 def _cursor(engine: Engine) -> Iterator[Any]:
     """A driver cursor on a pooled connection (PostgreSQL: its own transaction,
     rolled back when the pool takes the connection back)."""
-    with engine.connect() as conn:
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    pooled = engine.raw_connection()
+    try:
+        cursor = pooled.cursor()
         try:
             yield cursor
         finally:
             cursor.close()
+    finally:
+        pooled.close()
 
 
 def _moment(value: Any) -> datetime:
@@ -327,9 +330,8 @@ _PG_SQL: dict[str, str] = {}
 @contextmanager
 def _write(engine: Engine) -> Iterator[_Tx]:
     postgres = engine.dialect.name == "postgresql"
-    with engine.connect() as conn:
-        driver = conn.connection.driver_connection
-        assert driver is not None
+    driver = engine.raw_connection()
+    try:
         cursor = driver.cursor()
         try:
             if not postgres:
@@ -349,6 +351,8 @@ def _write(engine: Engine) -> Iterator[_Tx]:
                 cursor.execute("COMMIT")
         finally:
             cursor.close()
+    finally:
+        driver.close()
 
 
 def _is_unique_violation(engine: Engine, exc: Exception) -> bool:
