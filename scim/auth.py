@@ -31,6 +31,16 @@ class TokenCheck:
         self._lock = threading.Lock()
         self._known: dict[str, tuple[str, float]] = {}
 
+    def remembered(self, authorization: str | None) -> bool:
+        """Whether this token's tenant is known without asking the database."""
+        _, _, token = (authorization or "").partition(" ")
+        token = token.strip()
+        if not token:
+            return False
+        with self._lock:
+            known = self._known.get(hash_token(token))
+        return known is not None and known[1] > time.monotonic()
+
     def tenant_for(self, authorization: str | None) -> str:
         """The tenant of the request's SCIM token; raises a 401 ``ScimError``."""
         scheme, _, token = (authorization or "").partition(" ")
