@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     )
     scim_rate_limit_burst: int = Field(default=2000, ge=1)
     scim_identity_apply_delay_seconds: float = Field(
-        default=0.5, ge=0, le=60, description="Pushes gathered into one identity apply."
+        default=2.0, ge=0, le=60, description="Pushes gathered into one identity apply."
     )
 
     @field_validator("public_url")
