@@ -1,7 +1,7 @@
 """The composition root: ``create_app`` builds every long-lived part and wires the routes.
 
 This is the only module that knows all the pieces (store, crypto, admin API,
-and later SCIM, SSO and the sync scheduler). Everything else receives what it
+SCIM server, SSO bridge and the sync scheduler). Everything else receives what it
 needs through :class:`gateway.services.Services`.
 """
 
@@ -32,6 +32,7 @@ from gateway.store.migrate import check_schema_current
 from gateway.sync.metrics import SecretExpiryCollector
 from gateway.sync.scheduler import Scheduler
 from gateway.sync.service import connector_for
+from scim.app import build_scim_app
 from sso import build_sso_app, close_sso_app, sso_root_routes
 
 logger = logging.getLogger("gateway.app")
@@ -61,16 +62,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
         settings=settings, engine=engine, secrets=secrets, graph=connector_for(settings)
     )
     metrics = Metrics()
-    sso_app = build_sso_app(services)
     metrics.registry.register(SecretExpiryCollector(engine))
+    scim_app = build_scim_app(services)
+    sso_app = build_sso_app(services)
 
     routes: list[BaseRoute] = [
         Route("/healthz", _healthz, methods=["GET"]),
         Route("/readyz", _readyz_endpoint(engine), methods=["GET"]),
         Route("/metrics", _metrics_endpoint(metrics), methods=["GET"]),
         Mount("/api/v1", app=build_admin_app(services)),
-        # Later issues mount here:
-        #   Mount("/scim/v2", app=build_scim_app(services)),
+        Mount("/scim/v2", app=scim_app),
         Mount("/user/external", app=sso_app),
         *sso_root_routes(sso_app),
     ]
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         try:
             await anyio.to_thread.run_sync(_startup_checks, services)
+            scim_app.state.scim.applier.start()
             scheduler = Scheduler(services) if settings.sync_scheduler_enabled else None
             if scheduler is not None:
                 scheduler.start()
@@ -88,6 +90,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 if scheduler is not None:
                     await anyio.to_thread.run_sync(scheduler.stop)
         finally:
+            await anyio.to_thread.run_sync(scim_app.state.scim.applier.stop)
             await close_sso_app(sso_app)
             engine.dispose()
 

@@ -56,6 +56,19 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "ca_bundle"),
     )
 
+    # SCIM server (issue 4); request bodies reuse max_body_bytes.
+    scim_filter_max_length: int = Field(default=4096, ge=64)
+    scim_filter_max_depth: int = Field(default=16, ge=1)
+    scim_max_count: int = Field(default=1000, ge=1, description="Largest SCIM page.")
+    scim_bulk_max_operations: int = Field(default=1000, ge=1)
+    scim_rate_limit_per_second: float = Field(
+        default=1000.0, gt=0, description="Per tenant; Entra sends at most about 25/s."
+    )
+    scim_rate_limit_burst: int = Field(default=2000, ge=1)
+    scim_identity_apply_delay_seconds: float = Field(
+        default=2.0, ge=0, le=60, description="Pushes gathered into one identity apply."
+    )
+
     # --- SSO bridge at /user/external (issue 5) ---
     sso_return_to_allowed: str = Field(
         default="",

@@ -505,6 +505,102 @@ class SyncLease(SQLModel, table=True):
 
     __tablename__ = "sync_leases"
 
+
+# -- SCIM server (issue 4) ----------------------------------------------------
+# The SCIM resources as Entra pushed them (every attribute, meta, version). The
+# identity they describe lives in the tables above, written by the apply engine
+# from the change log below; these rows are what /scim/v2 serves and filters.
+
+
+class ScimUser(SQLModel, table=True):
+    __tablename__ = "scim_users"
+    __table_args__ = (
+        Index("ux_scim_users_id", "id", unique=True),
+        Index("ux_scim_users_user_name", "tenant_id", "user_name_key", unique=True),
+        Index("ix_scim_users_tenant", "tenant_id", "seq"),
+        Index("ix_scim_users_external", "tenant_id", "external_id"),
+    )
+
+    seq: int | None = Field(
+        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
+    )
+    id: str = Field(sa_column=Column(String(36), nullable=False))
+    tenant_id: str = Field(sa_column=_fk_tenant())
+    user_name: str = Field(sa_column=Column(String(320), nullable=False))
+    user_name_key: str = Field(sa_column=Column(String(320), nullable=False))
+    external_id: str | None = Field(default=None, sa_column=Column(String(256)))
+    display_name: str | None = Field(default=None, sa_column=Column(String(256)))
+    active: bool = Field(default=True, nullable=False)
+    # The resource's JSON text without id, meta and groups (spliced into answers as is).
+    resource: str = Field(sa_column=Column(Text, nullable=False))
+    version: int = Field(default=1, sa_column=Column(BigInteger, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class ScimGroup(SQLModel, table=True):
+    __tablename__ = "scim_groups"
+    __table_args__ = (
+        Index("ux_scim_groups_id", "id", unique=True),
+        Index("ux_scim_groups_name", "tenant_id", "display_name_key", unique=True),
+        Index("ix_scim_groups_tenant", "tenant_id", "seq"),
+        Index("ix_scim_groups_external", "tenant_id", "external_id"),
+    )
+
+    seq: int | None = Field(
+        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
+    )
+    id: str = Field(sa_column=Column(String(36), nullable=False))
+    tenant_id: str = Field(sa_column=_fk_tenant())
+    display_name: str = Field(sa_column=Column(String(256), nullable=False))
+    display_name_key: str = Field(sa_column=Column(String(256), nullable=False))
+    external_id: str | None = Field(default=None, sa_column=Column(String(256)))
+    # The resource's JSON text without id, meta and members.
+    resource: str = Field(sa_column=Column(Text, nullable=False))
+    version: int = Field(default=1, sa_column=Column(BigInteger, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class ScimGroupMember(SQLModel, table=True):
+    __tablename__ = "scim_group_members"
+    __table_args__ = (
+        Index("ix_scim_group_members_user", "user_seq", "group_seq"),
+        {"sqlite_with_rowid": False},
+    )
+
+    group_seq: int = Field(
+        sa_column=Column(BigId, ForeignKey("scim_groups.seq", ondelete="CASCADE"), primary_key=True)
+    )
+    user_seq: int = Field(
+        sa_column=Column(BigId, ForeignKey("scim_users.seq", ondelete="CASCADE"), primary_key=True)
+    )
+    tenant_id: str = Field(sa_column=_tenant_of_parent())
+
+
+class ScimChange(SQLModel, table=True):
+    """What a SCIM request changed, written in its transaction; the identity
+    applier drains it into the apply engine in batches (see gateway/store/scim_identity.py)."""
+
+    __tablename__ = "scim_changes"
+    __table_args__ = (Index("ix_scim_changes_tenant", "tenant_id", "seq"),)
+
+    seq: int | None = Field(
+        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
+    )
+    tenant_id: str = Field(sa_column=_fk_tenant())
+    # "user" or "group" (apply the resource as it is now, or its removal), or
+    # "member+" / "member-" (one membership added or removed).
+    kind: str = Field(sa_column=Column(String(8), nullable=False))
+    resource_id: str = Field(sa_column=Column(String(36), nullable=False))
+    member_id: str | None = Field(default=None, sa_column=Column(String(36)))
+
+
+class ScimApplierLease(SQLModel, table=True):
+    """Which process drains a tenant's SCIM changes now, so applies keep their order."""
+
+    __tablename__ = "scim_applier_leases"
+
     tenant_id: str = Field(
         sa_column=Column(String(32), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
     )
@@ -523,6 +619,9 @@ class SyncRunReport(SQLModel, table=True):
     )
     tenant_id: str = Field(sa_column=Column(String(32), nullable=False))
     report: Any = Field(sa_column=Column(JSON, nullable=False))
+
+    holder: str = Field(sa_column=Column(String(64), nullable=False))
+    expires_at: datetime = Field(sa_column=_ts())
 
 
 metadata = SQLModel.metadata

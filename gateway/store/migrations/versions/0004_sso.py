@@ -1,7 +1,7 @@
 """SSO bridge: pending sign-ins, sessions, admin test sign-ins, the gateway's own keys.
 
 Revision ID: 0004
-Revises: '0002'
+Revises: '0003'
 Create Date: 2026-11-25 22:32:45.806997
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004"
-down_revision: str | Sequence[str] | None = "0002"
+down_revision: str | Sequence[str] | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

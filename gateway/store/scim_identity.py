@@ -1,0 +1,338 @@
+"""The identity applier: SCIM changes reach the identity store through the apply engine.
+
+A SCIM request commits its resource and a ``scim_changes`` row in one
+transaction and returns; this applier then drains the tenant's log into one
+:func:`gateway.store.apply.apply_changes` change batch (source ``scim``), so
+SCIM pushes and the Graph sync land in one store under the same rules, and a
+burst of Entra requests costs one apply instead of one each. Users and groups
+are applied as they are *now* (replaying the log is idempotent); membership
+rows are applied last-one-wins per (group, user). A lease per tenant keeps two
+processes from applying one tenant's log out of order; the engine itself
+serialises applies per tenant.
+
+Each change is an explicit instruction from Entra (not an inference from
+absence), so the deactivation threshold of rule 10 does not hold it back.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Engine, delete, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from gateway.identity.emails import primary_email_from_scim
+from gateway.identity.model import Source, SourceGroup, SourceUser
+from gateway.identity.object_ids import entra_object_id
+from gateway.store.apply import ApplyOptions, ApplyResult, apply_changes
+from gateway.store.engine import read_transaction, write_transaction
+from gateway.store.queries import chunks, table
+from gateway.store.scim_resources import scim_changes, scim_groups, scim_users
+from gateway.store.scim_runs import record_push
+from gateway.store.tables import utcnow
+
+logger = logging.getLogger("gateway.scim.identity")
+
+_leases = table("scim_applier_leases")
+
+LEASE_SECONDS = 120
+# One apply takes at most this many log rows; the rest waits for the next.
+_BATCH_ROWS = 50_000
+
+
+@dataclass(slots=True)
+class _Batch:
+    max_seq: int
+    users: set[str] = field(default_factory=set)
+    groups: set[str] = field(default_factory=set)
+    members: dict[tuple[str, str], bool] = field(default_factory=dict)
+
+
+def source_user(
+    resource_id: str,
+    user_name: str,
+    display_name: str | None,
+    active: bool,
+    external_id: str | None,
+    resource: dict[str, Any],
+) -> SourceUser:
+    """What the identity store needs of a SCIM user (rules 2-4)."""
+    emails = resource.get("emails")
+    entries = [e for e in emails if isinstance(e, dict)] if isinstance(emails, list) else []
+    return SourceUser(
+        external_id=resource_id,
+        primary_email=primary_email_from_scim(entries),
+        user_name=user_name,
+        display_name=display_name,
+        enabled=active,
+        entra_object_id=entra_object_id(external_id),
+    )
+
+
+def drain_tenant(engine: Engine, tenant_id: str, *, holder: str) -> ApplyResult | None:
+    """Apply every pending SCIM change of a tenant; ``None`` when nothing was
+    pending or another process holds the tenant's lease."""
+    if not _take_lease(engine, tenant_id, holder):
+        return None
+    try:
+        batch = _read_batch(engine, tenant_id)
+        if batch is None:
+            return None
+        users, removed_users = _users(engine, tenant_id, batch.users)
+        groups, removed_groups = _groups(engine, tenant_id, batch.groups)
+        result = apply_changes(
+            engine,
+            tenant_id,
+            Source.SCIM,
+            users=users,
+            removed_users=removed_users,
+            groups=groups,
+            removed_groups=removed_groups,
+            added_members=[pair for pair, added in batch.members.items() if added],
+            removed_members=[pair for pair, added in batch.members.items() if not added],
+            options=ApplyOptions(confirm_deactivations=True),
+        )
+        with write_transaction(engine) as conn:
+            conn.execute(
+                delete(scim_changes).where(
+                    scim_changes.c.tenant_id == tenant_id, scim_changes.c.seq <= batch.max_seq
+                )
+            )
+            if result.warnings:
+                record_push(conn, tenant_id, result.counts, result.warnings)
+        return result
+    finally:
+        _release_lease(engine, tenant_id, holder)
+
+
+def pending_tenants(engine: Engine) -> list[str]:
+    """Tenants with SCIM changes not yet applied (e.g. after a restart)."""
+    with read_transaction(engine) as conn:
+        return list(conn.execute(select(scim_changes.c.tenant_id).distinct()).scalars())
+
+
+def _read_batch(engine: Engine, tenant_id: str) -> _Batch | None:
+    with read_transaction(engine) as conn:
+        rows = conn.execute(
+            select(
+                scim_changes.c.seq,
+                scim_changes.c.kind,
+                scim_changes.c.resource_id,
+                scim_changes.c.member_id,
+            )
+            .where(scim_changes.c.tenant_id == tenant_id)
+            .order_by(scim_changes.c.seq)
+            .limit(_BATCH_ROWS)
+        ).all()
+    if not rows:
+        return None
+    batch = _Batch(max_seq=rows[-1][0])
+    for _seq, kind, resource_id, member_id in rows:
+        if kind == "user":
+            batch.users.add(resource_id)
+        elif kind == "group":
+            batch.groups.add(resource_id)
+        elif member_id is not None:
+            batch.members[(resource_id, member_id)] = kind == "member+"
+    return batch
+
+
+def _users(
+    engine: Engine, tenant_id: str, ids: Iterable[str]
+) -> tuple[list[SourceUser], list[str]]:
+    wanted = sorted(ids)
+    found: list[SourceUser] = []
+    with read_transaction(engine) as conn:
+        for part in chunks(wanted):
+            rows = conn.execute(
+                select(
+                    scim_users.c.id,
+                    scim_users.c.user_name,
+                    scim_users.c.display_name,
+                    scim_users.c.active,
+                    scim_users.c.external_id,
+                    scim_users.c.resource,
+                ).where(scim_users.c.tenant_id == tenant_id, scim_users.c.id.in_(part))
+            )
+            found.extend(
+                source_user(rid, name, display, bool(active), ext, json.loads(resource))
+                for rid, name, display, active, ext, resource in rows
+            )
+    present = {user.external_id for user in found}
+    return found, [user_id for user_id in wanted if user_id not in present]
+
+
+def _groups(
+    engine: Engine, tenant_id: str, ids: Iterable[str]
+) -> tuple[list[SourceGroup], list[str]]:
+    wanted = sorted(ids)
+    found: list[SourceGroup] = []
+    with read_transaction(engine) as conn:
+        for part in chunks(wanted):
+            rows = conn.execute(
+                select(scim_groups.c.id, scim_groups.c.display_name).where(
+                    scim_groups.c.tenant_id == tenant_id, scim_groups.c.id.in_(part)
+                )
+            )
+            found.extend(SourceGroup(external_id=gid, display_name=name) for gid, name in rows)
+    present = {group.external_id for group in found}
+    return found, [group_id for group_id in wanted if group_id not in present]
+
+
+def _take_lease(engine: Engine, tenant_id: str, holder: str) -> bool:
+    now = utcnow()
+    expires = now + timedelta(seconds=LEASE_SECONDS)
+    with write_transaction(engine) as conn:
+        taken = conn.execute(
+            update(_leases)
+            .where(
+                _leases.c.tenant_id == tenant_id,
+                or_(_leases.c.holder == holder, _leases.c.expires_at < now),
+            )
+            .values(holder=holder, expires_at=expires)
+            .returning(_leases.c.tenant_id)
+        ).first()
+        if taken is not None:
+            return True
+        exists = conn.execute(
+            select(_leases.c.tenant_id).where(_leases.c.tenant_id == tenant_id)
+        ).first()
+        if exists is not None:
+            return False
+        try:
+            with conn.begin_nested():
+                conn.execute(
+                    insert(_leases).values(tenant_id=tenant_id, holder=holder, expires_at=expires)
+                )
+        except IntegrityError:
+            return False
+    return True
+
+
+def _release_lease(engine: Engine, tenant_id: str, holder: str) -> None:
+    with write_transaction(engine) as conn:
+        conn.execute(
+            update(_leases)
+            .where(_leases.c.tenant_id == tenant_id, _leases.c.holder == holder)
+            .values(expires_at=utcnow())
+        )
+
+
+class IdentityApplier:
+    """Drains SCIM changes in a background thread, a short ``delay`` after the
+    first notice so that a burst of requests becomes one apply."""
+
+    def __init__(self, engine: Engine, *, delay: float = 0.05) -> None:
+        self._engine = engine
+        self._delay = delay
+        self._holder = f"{uuid.uuid4().hex[:16]}"
+        self._cond = threading.Condition()
+        self._pending: set[str] = set()
+        self._busy = False
+        self._stopping = False
+        self._hurry = False
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start the thread and pick up changes a previous process left behind."""
+        with self._cond:
+            if self._thread is not None:
+                return
+            self._stopping = False
+            self._thread = threading.Thread(
+                target=self._loop, name="scim-identity-applier", daemon=True
+            )
+            self._thread.start()
+        try:
+            leftovers = pending_tenants(self._engine)
+        except Exception:
+            logger.exception("could not read pending SCIM changes")
+            return
+        for tenant_id in leftovers:
+            self.notify(tenant_id)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Apply what is pending, then stop the thread."""
+        with self._cond:
+            thread = self._thread
+            self._stopping = True
+            self._cond.notify_all()
+        if thread is not None:
+            thread.join(timeout)
+        with self._cond:
+            self._thread = None
+
+    def notify(self, tenant_id: str) -> None:
+        """A request committed changes for ``tenant_id``."""
+        with self._cond:
+            self._pending.add(tenant_id)
+            self._cond.notify_all()
+        if self._thread is None:
+            self.start()
+
+    def flush(self, timeout: float = 30.0) -> None:
+        """Wait until every change notified so far is applied (tests, shutdown)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            self._hurry = True
+            while self._pending or self._busy:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError("SCIM changes were not applied in time")
+                self._hurry = True
+                self._cond.notify_all()
+                self._cond.wait(remaining)
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._pending and not self._stopping:
+                    self._cond.wait()
+                if not self._pending and self._stopping:
+                    return
+                # Gather a burst: wait out the delay unless asked to hurry.
+                deadline = time.monotonic() + self._delay
+                while not self._hurry and not self._stopping:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    self._cond.wait(remaining)
+                self._hurry = False
+                tenants = sorted(self._pending)
+                self._pending.clear()
+                self._busy = True
+            retry: list[str] = []
+            for tenant_id in tenants:
+                try:
+                    drain_tenant(self._engine, tenant_id, holder=self._holder)
+                except Exception:
+                    # The log keeps the changes; they are applied on the next notice.
+                    logger.exception("applying SCIM changes of tenant %s failed", tenant_id)
+                    continue
+                # More than one batch, or another process holds the lease: again soon.
+                if _has_pending(self._engine, tenant_id):
+                    retry.append(tenant_id)
+            with self._cond:
+                self._pending.update(retry)
+                self._busy = False
+                self._cond.notify_all()
+            if retry:
+                time.sleep(0.05)
+
+
+def _has_pending(engine: Engine, tenant_id: str) -> bool:
+    with read_transaction(engine) as conn:
+        return (
+            conn.execute(
+                select(scim_changes.c.seq).where(scim_changes.c.tenant_id == tenant_id).limit(1)
+            ).first()
+            is not None
+        )

@@ -1,0 +1,1 @@
+"""The SCIM endpoints, one module per part of RFC 7644."""

@@ -1,0 +1,190 @@
+"""What every SCIM request shares: the tenant's token, the rate limit, the body,
+the mapping of store errors to SCIM errors, and the identity applier."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+from sqlalchemy import Engine
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gateway.services import Services
+from gateway.settings import Settings
+from gateway.store.scim_identity import IdentityApplier
+from gateway.store.scim_resources import (
+    ResourceNotFound,
+    UniquenessConflict,
+    UnknownMembers,
+    VersionMismatch,
+)
+from scim.auth import CHALLENGE, TokenCheck
+from scim.discovery import Discovery, build_discovery
+from scim.errors import ScimError, quote
+from scim.ratelimit import RateLimiter, retry_after_header
+from scim.responses import error_response
+
+logger = logging.getLogger("gateway.scim")
+
+
+class ScimServer:
+    """The long-lived parts of the SCIM app."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.settings: Settings = services.settings
+        self.engine: Engine = services.engine
+        self.base_url = f"{services.settings.public_url}/scim/v2"
+        self.discovery: Discovery = build_discovery(services.settings, self.base_url)
+        self.limiter = RateLimiter(
+            services.settings.scim_rate_limit_per_second, services.settings.scim_rate_limit_burst
+        )
+        self.tokens = TokenCheck(services.engine)
+        # Under WAL a SQLite read never waits for a writer, and handing it to a
+        # worker thread costs more CPU than the read itself.
+        self.reads_inline = services.engine.dialect.name == "sqlite"
+        self.applier = IdentityApplier(
+            services.engine, delay=services.settings.scim_identity_apply_delay_seconds
+        )
+
+    def changed(self, tenant_id: str) -> None:
+        """A request committed resource changes: let the identity applier know."""
+        self.applier.notify(tenant_id)
+
+
+@dataclass(slots=True)
+class Call:
+    """One authenticated SCIM request, handed to a handler in a worker thread."""
+
+    server: ScimServer
+    tenant_id: str
+    method: str
+    path_params: Mapping[str, str]
+    query: Mapping[str, str]
+    headers: Mapping[str, str]
+    body: Any
+
+    def json_object(self) -> dict[str, Any]:
+        if not isinstance(self.body, dict):
+            raise ScimError(400, "invalidSyntax", "The request body must be a JSON object.")
+        return self.body
+
+
+Handler = Callable[[Call], Response]
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def endpoint(
+    server: ScimServer,
+    handler: Handler,
+    *,
+    reads_body: bool = False,
+    params: Mapping[str, str] | None = None,
+) -> Endpoint:
+    """An ASGI endpoint running ``handler`` for an authenticated tenant;
+    ``params`` are added to the path parameters (the resource kind)."""
+    fixed = dict(params or {})
+
+    async def run(request: Request) -> Response:
+        try:
+            body = await _read_body(request, server.settings.max_body_bytes) if reads_body else None
+            if (
+                request.method == "GET"
+                and server.reads_inline
+                and server.tokens.remembered(request.headers.get("authorization"))
+            ):
+                return _serve(server, handler, request, body, fixed)
+            return await anyio.to_thread.run_sync(_serve, server, handler, request, body, fixed)
+        except ScimError as error:
+            return _error(error)
+        except Exception:
+            logger.exception("SCIM request %s %s failed", request.method, request.url.path)
+            return error_response(
+                ScimError(500, None, "Internal error; the operator can find it in the log.")
+            )
+
+    return run
+
+
+def _serve(
+    server: ScimServer,
+    handler: Handler,
+    request: Request,
+    raw: bytes | None,
+    fixed: dict[str, str],
+) -> Response:
+    try:
+        tenant_id = server.tokens.tenant_for(request.headers.get("authorization"))
+        wait = server.limiter.acquire(tenant_id)
+        if wait > 0:
+            return error_response(
+                ScimError(429, None, "Too many requests for this tenant; retry later."),
+                {"Retry-After": retry_after_header(wait)},
+            )
+        body = _parse_json(raw) if raw is not None else None
+    except ScimError as error:
+        return _error(error)
+    call = Call(
+        server=server,
+        tenant_id=tenant_id,
+        method=request.method,
+        path_params={**request.path_params, **fixed},
+        query=request.query_params,
+        headers=request.headers,
+        body=body,
+    )
+    return dispatch(handler, call)
+
+
+def dispatch(handler: Handler, call: Call) -> Response:
+    """Run a handler; protocol and store errors become SCIM error responses."""
+    try:
+        return handler(call)
+    except ScimError as error:
+        return _error(error)
+    except ResourceNotFound as exc:
+        return _error(ScimError(404, None, f"Resource {quote(str(exc))} not found."))
+    except UniquenessConflict as exc:
+        return _error(
+            ScimError(409, "uniqueness", f"{quote(str(exc))} is already taken in this tenant.")
+        )
+    except VersionMismatch:
+        return _error(
+            ScimError(412, None, "The resource changed: If-Match names an older version.")
+        )
+    except UnknownMembers as exc:
+        shown = ", ".join(quote(i) for i in exc.ids[:5])
+        return _error(ScimError(400, "invalidValue", f"No user with id {shown} in this tenant."))
+
+
+def _error(error: ScimError) -> Response:
+    headers = CHALLENGE if error.status == 401 else None
+    return error_response(error, headers)
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ScimError(413, None, f"The request body is larger than {limit} bytes.")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ScimError(413, None, f"The request body is larger than {limit} bytes.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _parse_json(raw: bytes) -> Any:
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        raise ScimError(400, "invalidSyntax", "The request body is not valid JSON.") from None
