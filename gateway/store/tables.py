@@ -505,6 +505,25 @@ class SyncLease(SQLModel, table=True):
 
     __tablename__ = "sync_leases"
 
+    tenant_id: str = Field(
+        sa_column=Column(String(32), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    )
+    holder: str | None = Field(default=None, sa_column=Column(String(64)))
+    expires_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    run_id: int | None = Field(default=None, sa_column=Column(BigId))
+
+
+class SyncRunReport(SQLModel, table=True):
+    """What a Graph run reports beyond counts: kind and why, timings, Graph traffic."""
+
+    __tablename__ = "sync_run_reports"
+
+    run_id: int = Field(
+        sa_column=Column(BigId, ForeignKey("sync_runs.id", ondelete="CASCADE"), primary_key=True)
+    )
+    tenant_id: str = Field(sa_column=Column(String(32), nullable=False))
+    report: Any = Field(sa_column=Column(JSON, nullable=False))
+
 
 # -- SCIM server (issue 4) ----------------------------------------------------
 # The SCIM resources as Entra pushed them (every attribute, meta, version). The
@@ -604,22 +623,6 @@ class ScimApplierLease(SQLModel, table=True):
     tenant_id: str = Field(
         sa_column=Column(String(32), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
     )
-    holder: str | None = Field(default=None, sa_column=Column(String(64)))
-    expires_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
-    run_id: int | None = Field(default=None, sa_column=Column(BigId))
-
-
-class SyncRunReport(SQLModel, table=True):
-    """What a Graph run reports beyond counts: kind and why, timings, Graph traffic."""
-
-    __tablename__ = "sync_run_reports"
-
-    run_id: int = Field(
-        sa_column=Column(BigId, ForeignKey("sync_runs.id", ondelete="CASCADE"), primary_key=True)
-    )
-    tenant_id: str = Field(sa_column=Column(String(32), nullable=False))
-    report: Any = Field(sa_column=Column(JSON, nullable=False))
-
     holder: str = Field(sa_column=Column(String(64), nullable=False))
     expires_at: datetime = Field(sa_column=_ts())
 
