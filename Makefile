@@ -5,8 +5,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-timus-gateway
-# Two workers halve the suite's wall time; PYTEST_ARGS= runs it in one process.
-PYTEST_ARGS ?= -n auto
+# Two workers halve the suite's wall time; PYTEST_ARGS= runs it in one process. The slowest
+# tests are listed so that CI time stays in view.
+PYTEST_ARGS ?= -n auto --durations=15
 
 .DEFAULT_GOAL := help
 .PHONY: help install run test lint migration constraints
