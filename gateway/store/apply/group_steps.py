@@ -240,6 +240,6 @@ class GroupSteps(SqlSteps):
         self._run(
             """
             INSERT INTO group_memberships (group_id, user_id, tenant_id)
-            SELECT group_id, user_id, :t FROM stg_gm
+            SELECT group_id, user_id, :t FROM stg_gm ORDER BY group_id, user_id
             """
         )
