@@ -230,7 +230,9 @@ class EntraGroupOut(ResponseModel):
     id: str
     display_name: str
     will_be_tagged: bool = Field(description="False when the name is longer than 29 characters.")
-    duplicate_name: bool = Field(description="Another listed group has the same name.")
+    duplicate_name: bool = Field(
+        description="Another security group of the Entra tenant has the same name."
+    )
     warnings: list[str]
 
 

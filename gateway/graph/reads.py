@@ -116,6 +116,26 @@ def search_groups(
     return client.get(f"/groups?$select={GROUP_SELECT}&$filter={query}&$top={top}")
 
 
+def names_held_twice(client: GraphClient, names: Sequence[str]) -> set[str]:
+    """Which of ``names`` (lower-cased in the answer) two or more security groups have.
+
+    One filtered read per distinct name, at most two ids each, through ``$batch``:
+    the cost follows the names asked about, not the size of the tenant. Directory
+    string comparisons are case-insensitive, as the tags' duplicate rule is.
+    """
+    distinct = list({n.lower(): n for n in names if n}.values())
+    paths = []
+    for name in distinct:
+        escaped = name.replace("'", "''")
+        clauses = quote(f"securityEnabled eq true and displayName eq '{escaped}'")
+        paths.append(f"/groups?$select=id&$filter={clauses}&$top=2")
+    held_twice = set()
+    for name, answer in zip(distinct, client.batch(paths), strict=True):
+        if len(answer.unwrap().get("value", [])) > 1:
+            held_twice.add(name.lower())
+    return held_twice
+
+
 def latest_delta_link(client: GraphClient, url: str) -> str:
     """A delta link for "from now on" (``$deltatoken=latest``), without reading the resources.
 

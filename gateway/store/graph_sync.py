@@ -13,7 +13,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, delete, insert, or_, select, tuple_, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    bindparam,
+    delete,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from gateway.store.engine import read_transaction, write_transaction
 from gateway.store.queries import chunks, insert_ignoring_duplicates, table
@@ -285,13 +295,17 @@ def save_delta_state(
                     for u in dict.fromkeys(users)
                 ],
             )
-        gone = sorted(set(removed))
-        for chunk in chunks(gone):
+        gone = [{"t": tenant_id, "g": g, "u": u} for g, u in sorted(set(removed))]
+        if gone:
+            # One primary-key lookup per pair: SQLite scans the whole table for
+            # a row-value IN list.
             conn.execute(
                 delete(_direct).where(
-                    _direct.c.tenant_id == tenant_id,
-                    tuple_(_direct.c.group_id, _direct.c.user_id).in_(list(chunk)),
-                )
+                    _direct.c.tenant_id == bindparam("t"),
+                    _direct.c.group_id == bindparam("g"),
+                    _direct.c.user_id == bindparam("u"),
+                ),
+                gone,
             )
         insert_ignoring_duplicates(
             conn,

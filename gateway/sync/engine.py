@@ -271,8 +271,10 @@ class SyncEngine:
         for group_id, error in sorted(tree.failed.items()):
             run.warnings.append(read_failed_warning(f"group {group_id}", error))
         run.complete = tree.complete
-        members = {g: frozenset(tree.transitive_users(g)) for g in run.selected if g in tree.names}
-        scope: set[str] = set().union(*members.values()) if members else set()
+        groups = sorted({g for g in run.selected if g in tree.names})
+        scope: set[str] = set()
+        for group_id in groups:
+            scope |= tree.transitive_users(group_id)
         mark = time.monotonic()
         read_users = 0
         with sync_batch(self.engine, tenant_id, SOURCE, snapshot=True) as batch:
@@ -289,9 +291,15 @@ class SyncEngine:
                     raise
                 run.complete = False
                 run.warnings.append(read_failed_warning("users", str(exc)))
+            scope.clear()
+            # One group's transitive members at a time, never every group's at once.
             batch.add_groups(
-                SourceGroup(g, tree.names[g], users) for g, users in sorted(members.items())
+                SourceGroup(g, tree.names[g], frozenset(tree.transitive_users(g))) for g in groups
             )
+            # Of the members read, delta runs need only those of groups in nesting.
+            nested = groups_in_nesting(tree.edges, run.selected)
+            direct_members = {g: tree.users[g] for g in nested if g in tree.users}
+            tree.users.clear()
             run.timings["read_users_seconds"] = time.monotonic() - mark
             mark = time.monotonic()
             self._progress("applying", 0)
@@ -300,7 +308,6 @@ class SyncEngine:
         run.results.append(result)
         if result.status is ApplyStatus.APPLIED and run.complete:
             mark = time.monotonic()
-            nested = groups_in_nesting(tree.edges, run.selected)
             store.save_delta_state(
                 self.engine,
                 tenant_id,
@@ -311,7 +318,7 @@ class SyncEngine:
                     group_edges={g: list(c) for g, c in tree.edges.items()},
                     last_full_at=utcnow(),
                 ),
-                direct_members={g: tree.users[g] for g in nested if g in tree.users},
+                direct_members=direct_members,
             )
             run.timings["save_state_seconds"] = time.monotonic() - mark
         return self._status(run, result)

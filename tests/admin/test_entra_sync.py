@@ -143,6 +143,43 @@ def test_the_group_picker_searches_pages_and_flags_names(
     assert long_one["warnings"]
 
 
+def test_the_group_picker_marks_names_another_security_group_of_the_tenant_has(
+    acme: Tenant, entra_state: EntraState
+) -> None:
+    entra = entra_state.tenants[ENTRA_TENANT]
+
+    def group(n: int, name: str, **kwargs: Any) -> None:
+        # Pages are in id order: the ids decide which group lands on which page.
+        entra.create_group(name, group_id=f"00000000-0000-4000-8000-{n:012d}", **kwargs)
+
+    group(1, "Finance")
+    group(2, "Fin's team")
+    group(3, "fin's team")
+    group(4, "Fin ops")
+    group(5, "Fin ops", security_enabled=False, mail_enabled=True)
+    group(6, "Fin only once")
+    group(7, "FINANCE")
+    acme.admin.put(BASE.format(acme.id), json=body())
+    url = f"{BASE.format(acme.id)}/groups"
+    entra_state.requests.reset()
+
+    first = acme.admin.get(url, params={"search": "Fin", "limit": "4"}).json()
+    second = acme.admin.get(url, params={"search": "Fin", "cursor": first["next_cursor"]}).json()
+
+    marked = {i["display_name"]: i["duplicate_name"] for i in first["items"]}
+    assert marked == {"Finance": True, "Fin's team": True, "fin's team": True, "Fin ops": False}
+    assert {i["display_name"]: i["duplicate_name"] for i in second["items"]} == {
+        "Fin only once": False,
+        "FINANCE": True,
+    }
+    finance = first["items"][0]
+    assert any("same tag" in w for w in finance["warnings"])
+    # Per page: the search and one $batch of a filtered read per distinct name.
+    assert entra_state.requests.count("GET", "/v1.0/groups") == 2
+    assert entra_state.requests.count("POST", "/v1.0/$batch") == 2
+    assert entra_state.requests.count("GET", "/v1.0/groups", in_batch=True) == 3 + 2
+
+
 def test_the_group_picker_refuses_a_forged_cursor(acme: Tenant) -> None:
     acme.admin.put(BASE.format(acme.id), json=body())
     forged = base64.urlsafe_b64encode(b"https://evil.example/v1.0/groups?x").decode()

@@ -18,7 +18,7 @@ from gateway.admin.schemas import (
 from gateway.clouds import endpoints_for
 from gateway.errors import ApiError, ValidationFailedError
 from gateway.graph.errors import GraphError
-from gateway.graph.reads import search_groups
+from gateway.graph.reads import names_held_twice, search_groups
 from gateway.identity.rules import TAG_NAME_MAX_LENGTH, tag_name_for_group
 from gateway.store.integrations import load_client_secret
 from gateway.store.runs import get_run
@@ -53,24 +53,27 @@ def _groups(call: Call) -> EntraGroupPage:
             top=query.limit or DEFAULT_GROUP_PAGE,
             next_link=next_link,
         )
+        items = [g for g in page.get("value", []) if isinstance(g.get("id"), str)]
+        names = [str(g.get("displayName") or "").strip().lower() for g in items]
+        elsewhere = names_held_twice(client, [str(g.get("displayName") or "") for g in items])
     except GraphError as exc:
         raise EntraUnavailableError(exc.message, details=exc.detail()) from None
     finally:
         client.close()
-    items = [g for g in page.get("value", []) if isinstance(g.get("id"), str)]
-    names = [str(g.get("displayName") or "").strip().lower() for g in items]
     out = []
     for group, key in zip(items, names, strict=True):
         name = str(group.get("displayName") or "")
         tagged = tag_name_for_group(name) is not None
-        duplicate = names.count(key) > 1
+        duplicate = names.count(key) > 1 or name.lower() in elsewhere
         warnings = []
         if not tagged:
             warnings.append(
                 f"Name longer than {TAG_NAME_MAX_LENGTH} characters: will not be tagged."
             )
         if duplicate:
-            warnings.append("Another group has this name: both would give the same tag.")
+            warnings.append(
+                "Another security group in the tenant has this name: both would give the same tag."
+            )
         out.append(
             EntraGroupOut(
                 id=group["id"],

@@ -53,6 +53,7 @@ class SyncBatch:
         self._skipped = 0
         self._unchanged = 0
         self._unusable: list[tuple[Any, ...]] = []
+        self._pending_users: list[tuple[Any, ...]] = []
         self._index: StoredIndex | None = None
         self._absent_members: list[tuple[str, str]] = []
         self._staged: dict[str, int] = {}
@@ -118,7 +119,9 @@ class SyncBatch:
     def add_users(self, users: Iterable[SourceUser]) -> None:
         """Stage users as the source has them now (insert or update)."""
         # The hot loop of a 100k-user snapshot: names bound locally on purpose.
-        rows: list[tuple[Any, ...]] = []
+        # Rows wait across calls for a full chunk: a source that pages (999
+        # users a call) would otherwise pay a transaction per page.
+        rows = self._pending_users
         seen, keys, index = self._user_ids, self._email_keys, self._index
         for user in users:
             external_id = user.external_id
@@ -161,8 +164,11 @@ class SyncBatch:
             )
             if len(rows) >= _LOAD_CHUNK:
                 self._load("stg_users", rows)
-                rows = []
-        self._load("stg_users", rows)
+                rows = self._pending_users = []
+
+    def _flush_users(self) -> None:
+        self._load("stg_users", self._pending_users)
+        self._pending_users = []
         self._load("stg_users_unusable", self._unusable)
         self._unusable = []
 
@@ -294,6 +300,7 @@ class SyncBatch:
         if self._applied:
             raise RuntimeError("a SyncBatch can be applied only once")
         self._applied = True
+        self._flush_users()
         if complete:
             self._stage_absence()
         opts = options or ApplyOptions()

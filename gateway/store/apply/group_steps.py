@@ -26,7 +26,9 @@ class GroupSteps(SqlSteps):
             "group_membership.removed",
             "user",
             "gm.user_id",
-            "FROM group_memberships gm JOIN stg_removed_groups r ON r.group_id = gm.group_id",
+            # Removed groups first (SQLite keeps this order): mostly none at all.
+            "FROM stg_removed_groups r CROSS JOIN group_memberships gm"
+            " WHERE gm.group_id = r.group_id",
             before=self._json(group_id="CAST(gm.group_id AS VARCHAR(32))"),
         )
         self._run(
@@ -181,12 +183,15 @@ class GroupSteps(SqlSteps):
               AND us.tenant_id = :t AND us.source = :s AND us.external_id = m.user_ext
             """
         )
+        self._refresh_working_sets("stg_gm")
+        # stg_groups first: a change batch's few staged groups, not every membership.
         self._run(
             """
             INSERT INTO stg_gm_removed (group_id, user_id)
             SELECT gm.group_id, gm.user_id
-            FROM group_memberships gm JOIN stg_groups sg ON sg.group_id = gm.group_id
-            WHERE :complete AND sg.members_complete AND NOT EXISTS (
+            FROM stg_groups sg CROSS JOIN group_memberships gm
+            WHERE sg.group_id = gm.group_id
+              AND :complete AND sg.members_complete AND NOT EXISTS (
                 SELECT 1 FROM stg_gm x WHERE x.group_id = gm.group_id AND x.user_id = gm.user_id)
             UNION
             SELECT gm.group_id, gm.user_id
@@ -204,6 +209,7 @@ class GroupSteps(SqlSteps):
             WHERE gm.user_id IN (SELECT user_id FROM stg_unlinked)
             """
         )
+        self._refresh_working_sets("stg_gm_removed")
         self._audit(
             "group_membership.removed",
             "user",
@@ -234,6 +240,6 @@ class GroupSteps(SqlSteps):
         self._run(
             """
             INSERT INTO group_memberships (group_id, user_id, tenant_id)
-            SELECT group_id, user_id, :t FROM stg_gm
+            SELECT group_id, user_id, :t FROM stg_gm ORDER BY group_id, user_id
             """
         )

@@ -23,8 +23,6 @@ from gateway.store.tables import utcnow
 if TYPE_CHECKING:
     from gateway.store.apply.batch import SyncBatch
 
-_BULK_ROWS = 10_000
-
 
 class ApplyRun(UserSteps, GroupSteps, TeamSteps):
     """The SQL steps of one apply, in order; see each step's docstring."""
@@ -78,6 +76,7 @@ class ApplyRun(UserSteps, GroupSteps, TeamSteps):
         )
         index_staged_users(self.conn)
         self._refresh_planning("stg_users", "stg_groups", "stg_members", "stg_users_unusable")
+        self._refresh_working_sets("stg_user_removals", "stg_group_removals", "stg_member_removals")
         self._prepare()
         self._unlink_users()
         self._match_users()
@@ -114,11 +113,6 @@ class ApplyRun(UserSteps, GroupSteps, TeamSteps):
                 self.conn.exec_driver_sql(f"ANALYZE {table}")
         elif self.dialect == "sqlite":
             self.conn.exec_driver_sql("PRAGMA optimize")
-
-    def _is_bulk(self) -> bool:
-        """Whether this batch may change table sizes enough to mislead the planner."""
-        staged = self.batch.staged_rows
-        return staged >= _BULK_ROWS
 
     def _advance_generation(self) -> None:
         """Count this apply; a snapshot diffed against an older generation is stale."""

@@ -16,6 +16,9 @@ from gateway.store.tables import UtcDateTime
 if TYPE_CHECKING:
     from gateway.store.apply.batch import SyncBatch
 
+# Staged rows from which a batch counts as bulk (see ``_is_bulk``).
+BULK_ROWS = 10_000
+
 _PARAM_TYPES: dict[str, Any] = {
     "t": String(),
     "s": String(),
@@ -108,13 +111,36 @@ class SqlSteps:
         self._count(key, written)
         return written
 
+    def _is_bulk(self) -> bool:
+        """Whether this batch may change table sizes enough to mislead the planner."""
+        return self.batch.staged_rows >= BULK_ROWS
+
     def _refresh_planning(self, *tables: str) -> None:
         """PostgreSQL never analyses temporary tables by itself, and a bulk load
         inside this transaction leaves the planner's row counts stale; without
         fresh ones it picks nested loops that are quadratic at 100k users.
-        (SQLite's steps fix their join order with CROSS JOIN instead.)"""
+
+        SQLite takes a table without statistics for a million rows, so next to a
+        tenant's analysed tables it would scan 100k users to join a few staged
+        rows: the staged tables of a change batch are analysed too (a scan of a
+        few rows). A bulk batch's steps fix their join order with CROSS JOIN.
+        """
         if self.dialect == "postgresql":
             self.conn.exec_driver_sql(f"ANALYZE {', '.join(tables)}")
+        elif not self._is_bulk():
+            for table in tables:
+                self.conn.exec_driver_sql(f"ANALYZE {table}")
+
+    def _refresh_working_sets(self, *tables: str) -> None:
+        """The same for working sets a step filled, in a change batch (a bulk
+        batch's plans are fixed already, and its working sets are large)."""
+        if self._is_bulk():
+            return
+        if self.dialect == "postgresql":
+            self.conn.exec_driver_sql(f"ANALYZE {', '.join(tables)}")
+        else:
+            for table in tables:
+                self.conn.exec_driver_sql(f"ANALYZE {table}")
 
 
 def parse_json(value: Any) -> Any:

@@ -49,6 +49,7 @@ class UserSteps(SqlSteps):
               ON us.tenant_id = :t AND us.source = :s AND us.external_id = r.external_id
             """
         )
+        self._refresh_working_sets("stg_unlinked")
         self._audit(
             "user.source_removed",
             "user",
@@ -321,15 +322,17 @@ class UserSteps(SqlSteps):
                 ON us.tenant_id = :t AND us.source = :s AND us.external_id = x.external_id
             """
         )
+        # The affected users first (SQLite keeps this order), not every user.
         self._run(
             """
             INSERT INTO stg_activation (user_id, was_active, now_active)
             SELECT u.id, u.active, EXISTS (
                 SELECT 1 FROM user_sources us WHERE us.user_id = u.id AND us.enabled)
-            FROM users u JOIN stg_affected a ON a.user_id = u.id
+            FROM stg_affected a CROSS JOIN users u WHERE u.id = a.user_id
             """
         )
         self._run("DELETE FROM stg_activation WHERE was_active = now_active")
+        self._refresh_working_sets("stg_activation")
         self.deactivating = self._scalar("SELECT COUNT(*) FROM stg_activation WHERE was_active")
         if (
             deactivation_needs_confirmation(
