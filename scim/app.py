@@ -55,7 +55,7 @@ def build_scim_app(services: Services) -> Starlette:
             Route(prefix, endpoint(server, res.list_resources, params=params), methods=["GET"]),
             Route(
                 prefix,
-                endpoint(server, res.create, reads_body=True, params=params),
+                endpoint(server, res.create, reads_body=True, short_write=True, params=params),
                 methods=["POST"],
             ),
             Route(
@@ -66,16 +66,18 @@ def build_scim_app(services: Services) -> Starlette:
             Route(prefix + "/{id}", endpoint(server, res.get_one, params=params), methods=["GET"]),
             Route(
                 prefix + "/{id}",
-                endpoint(server, res.replace, reads_body=True, params=params),
+                endpoint(server, res.replace, reads_body=True, short_write=True, params=params),
                 methods=["PUT"],
             ),
             Route(
                 prefix + "/{id}",
-                endpoint(server, res.patch, reads_body=True, params=params),
+                endpoint(server, res.patch, reads_body=True, short_write=True, params=params),
                 methods=["PATCH"],
             ),
             Route(
-                prefix + "/{id}", endpoint(server, res.delete, params=params), methods=["DELETE"]
+                prefix + "/{id}",
+                endpoint(server, res.delete, short_write=True, params=params),
+                methods=["DELETE"],
             ),
         ]
 
