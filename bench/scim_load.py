@@ -8,11 +8,12 @@ server stack): this service as ``timus-gateway`` serves it (``create_app``,
 SQLite in WAL mode with ``synchronous=NORMAL`` in a temporary directory, the
 identity applier on), and scim2-server's ASGI application over its in-memory
 storage. The same Entra-shaped workload runs against each, ``--concurrency``
-requests in flight. Per operation it prints the server's CPU time per request
+requests in flight, sent by as many client processes with one keep-alive
+connection each. Per operation it prints the server's CPU time per request
 (user + system time of the server process from ``/proc/<pid>/stat``, so the
 load generator's own CPU is not counted; this server's background identity
 applies are included, as the CPU they take until the server is idle again
-after the phase), throughput, p50/p99 latency and errors.
+after the phase), throughput, p50/p99 latency as the client sees it, and errors.
 """
 
 from __future__ import annotations
@@ -115,9 +116,11 @@ class Phase:
 def _listening_socket() -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    # uvloop does not set TCP_NODELAY on accepted connections, and uvicorn
+    # Served from a socket handed over by descriptor, uvloop leaves Nagle's
+    # algorithm on for accepted connections (it turns it off when uvicorn binds
+    # the host and port itself, as ``timus-gateway serve`` does), and uvicorn
     # writes a response's headers and body separately: the body then waits for
-    # the client's delayed ACK (40 ms on Linux). Accepted sockets inherit the
+    # the client's delayed ACK, 40 ms on Linux. Accepted sockets inherit the
     # option from the listening one on Linux, so both servers get it here.
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind(("127.0.0.1", 0))
