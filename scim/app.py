@@ -14,7 +14,7 @@ from scim.errors import ScimError
 from scim.responses import error_response
 from scim.routes import discovery
 from scim.routes import resources as res
-from scim.server import Call, ScimServer, endpoint
+from scim.server import Call, Endpoint, ScimServer, endpoint
 
 __all__ = ["build_scim_app"]
 
@@ -36,48 +36,40 @@ def build_scim_app(services: Services) -> Starlette:
     def run_bulk(call: Call) -> Response:
         return bulk(call, bulk_routes)
 
-    routes: list[BaseRoute] = [
-        Route(
-            "/ServiceProviderConfig",
-            endpoint(server, discovery.service_provider_config),
-            methods=["GET"],
-        ),
-        Route("/ResourceTypes", endpoint(server, discovery.resource_types), methods=["GET"]),
-        Route("/ResourceTypes/{name}", endpoint(server, discovery.resource_type), methods=["GET"]),
-        Route("/Schemas", endpoint(server, discovery.schemas), methods=["GET"]),
-        Route("/Schemas/{urn}", endpoint(server, discovery.schema), methods=["GET"]),
-        Route("/Bulk", endpoint(server, run_bulk, reads_body=True), methods=["POST"]),
-        Route("/.search", endpoint(server, res.search_all, reads_body=True), methods=["POST"]),
-    ]
+    # The resource routes come first and one route serves every method of a
+    # path: each request is matched against the routes in order twice (the
+    # router, then the request metrics' route template), so Entra's requests
+    # should match early.
+    routes: list[BaseRoute] = []
     for prefix, kind in (("/Users", "user"), ("/Groups", "group")):
         params = {"kind": kind}
         routes += [
-            Route(prefix, endpoint(server, res.list_resources, params=params), methods=["GET"]),
-            Route(
+            _route(
                 prefix,
-                endpoint(server, res.create, reads_body=True, params=params),
-                methods=["POST"],
+                GET=endpoint(server, res.list_resources, params=params),
+                POST=endpoint(server, res.create, reads_body=True, short_write=True, params=params),
             ),
-            Route(
+            _route(
                 f"{prefix}/.search",
-                endpoint(server, res.search_resources, reads_body=True, params=params),
-                methods=["POST"],
+                POST=endpoint(server, res.search_resources, reads_body=True, params=params),
             ),
-            Route(prefix + "/{id}", endpoint(server, res.get_one, params=params), methods=["GET"]),
-            Route(
+            _route(
                 prefix + "/{id}",
-                endpoint(server, res.replace, reads_body=True, params=params),
-                methods=["PUT"],
-            ),
-            Route(
-                prefix + "/{id}",
-                endpoint(server, res.patch, reads_body=True, params=params),
-                methods=["PATCH"],
-            ),
-            Route(
-                prefix + "/{id}", endpoint(server, res.delete, params=params), methods=["DELETE"]
+                GET=endpoint(server, res.get_one, params=params),
+                PUT=endpoint(server, res.replace, reads_body=True, short_write=True, params=params),
+                PATCH=endpoint(server, res.patch, reads_body=True, short_write=True, params=params),
+                DELETE=endpoint(server, res.delete, short_write=True, params=params),
             ),
         ]
+    routes += [
+        _route("/ServiceProviderConfig", GET=endpoint(server, discovery.service_provider_config)),
+        _route("/ResourceTypes", GET=endpoint(server, discovery.resource_types)),
+        _route("/ResourceTypes/{name}", GET=endpoint(server, discovery.resource_type)),
+        _route("/Schemas", GET=endpoint(server, discovery.schemas)),
+        _route("/Schemas/{urn}", GET=endpoint(server, discovery.schema)),
+        _route("/Bulk", POST=endpoint(server, run_bulk, reads_body=True)),
+        _route("/.search", POST=endpoint(server, res.search_all, reads_body=True)),
+    ]
 
     def http_error(_request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
@@ -89,3 +81,14 @@ def build_scim_app(services: Services) -> Starlette:
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_error})
     app.state.scim = server
     return app
+
+
+def _route(path: str, **by_method: Endpoint) -> Route:
+    """One route for a path, dispatching on the method (HEAD is served as GET)."""
+    if "GET" in by_method:
+        by_method.setdefault("HEAD", by_method["GET"])
+
+    async def dispatch(request: Request) -> Response:
+        return await by_method[request.method](request)
+
+    return Route(path, dispatch, methods=list(by_method))

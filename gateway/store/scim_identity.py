@@ -273,10 +273,19 @@ class IdentityApplier:
     def notify(self, tenant_id: str) -> None:
         """A request committed changes for ``tenant_id``."""
         with self._cond:
-            self._pending.add(tenant_id)
-            self._cond.notify_all()
+            # A tenant already pending is applied at the end of the current
+            # gathering; waking the thread on every request would cost more
+            # than the request's own write.
+            if tenant_id not in self._pending:
+                self._pending.add(tenant_id)
+                self._cond.notify_all()
         if self._thread is None:
             self.start()
+
+    @property
+    def applying(self) -> bool:
+        """Whether an apply is under way (it holds SQLite's write lock in turns)."""
+        return self._busy
 
     def flush(self, timeout: float = 30.0) -> None:
         """Wait until every change notified so far is applied (tests, shutdown)."""
