@@ -7,6 +7,7 @@ from sqlalchemy import Engine, text
 
 from gateway.identity.model import Source, SourceUser, WarningCode
 from gateway.identity.rules import ENTRA_TEAM_NAME
+from gateway.store import source_index
 from gateway.store.apply import ApplyStatus, StaleSnapshotError, apply_changes, sync_batch
 from gateway.store.teams import add_member, create_team, remove_member
 from tests.store.apply_helpers import (
@@ -634,3 +635,32 @@ def test_a_snapshot_names_whole_groups_not_member_changes(engine: Engine) -> Non
         pytest.raises(TypeError, match="change batches"),
     ):
         batch.add_members([("g1", "oid-1")])
+
+
+def test_snapshot_reads_the_store_at_one_point_in_time(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tenant = new_tenant(engine)
+    snapshot(engine, tenant, [person(1)], [group("g1", SALES, [1])])
+    read = source_index._RawReader.all
+    interleaved: list[str] = []
+
+    def read_then_apply_elsewhere(self: source_index._RawReader, sql: str) -> list[object]:
+        rows = read(self, sql)
+        if "FROM user_sources" in sql and not interleaved:
+            # Another apply commits between the snapshot's read of the links
+            # and its read of the memberships: user 1 leaves, user 2 joins g1.
+            interleaved.append(sql)
+            snapshot(engine, tenant, [person(2)], [group("g1", SALES, [2])])
+        return rows
+
+    monkeypatch.setattr(source_index._RawReader, "all", read_then_apply_elsewhere)
+    with sync_batch(engine, tenant, Source.GRAPH, snapshot=True) as batch:
+        batch.add_users([person(1)])
+        # Diffing g1 against memberships newer than the links raised KeyError.
+        batch.add_groups([group("g1", SALES, [1])])
+        with pytest.raises(StaleSnapshotError, match="run the sync again"):
+            batch.apply()
+
+    assert interleaved
+    assert user_tags(engine, tenant) == {"user2@contoso.com": {SALES}}
