@@ -34,6 +34,10 @@ def user_fingerprint(
     return int.from_bytes(digest, "big", signed=True)
 
 
+class InconsistentIndexError(RuntimeError):
+    """The store broke an invariant the snapshot diff relies on (a bug)."""
+
+
 @dataclass(slots=True)
 class StoredIndex:
     """The source's links, groups and memberships as stored when a batch began."""
@@ -105,6 +109,14 @@ class StoredIndex:
             return additions, []
         external_of = self._external_ids_by_user()
         additions.extend(external_of[u] for u in kept - stored)
+        unlinked = sorted(u for u in stored - kept if u not in external_of)
+        if unlinked:
+            # Every apply keeps a source's group members linked to the source;
+            # a diff against anything else would be wrong, so say what broke.
+            raise InconsistentIndexError(
+                f"group {group_id} has members that are not linked to its source "
+                f"in this tenant (user ids {unlinked}); the stored index is inconsistent"
+            )
         removals = [external_of[u] for u in stored - kept]
         return additions, removals
 

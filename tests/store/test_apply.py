@@ -664,3 +664,14 @@ def test_snapshot_reads_the_store_at_one_point_in_time(
 
     assert interleaved
     assert user_tags(engine, tenant) == {"user2@contoso.com": {SALES}}
+
+
+def test_a_member_without_a_link_is_reported_not_a_key_error() -> None:
+    index = source_index.StoredIndex(generation=1, user_ids={"oid-1": 1}, members={7: {1, 2}})
+
+    with pytest.raises(source_index.InconsistentIndexError, match=r"group 7 .*user ids \[2\]"):
+        index.member_changes(7, ["oid-1"])
+    consistent = source_index.StoredIndex(
+        generation=1, user_ids={"oid-1": 1, "oid-2": 2}, members={7: {1, 2}}
+    )
+    assert consistent.member_changes(7, ["oid-1", "oid-3"]) == (["oid-3"], ["oid-2"])
