@@ -675,3 +675,35 @@ def test_a_member_without_a_link_is_reported_not_a_key_error() -> None:
         generation=1, user_ids={"oid-1": 1, "oid-2": 2}, members={7: {1, 2}}
     )
     assert consistent.member_changes(7, ["oid-1", "oid-3"]) == (["oid-3"], ["oid-2"])
+
+
+def test_members_who_leave_the_source_leave_every_group(engine: Engine) -> None:
+    tenant = new_tenant(engine)
+    snapshot(
+        engine,
+        tenant,
+        [person(1), person(2)],
+        [group("g1", SALES, [1, 2]), group("g2", "Ops", [1, 2])],
+    )
+    with engine.begin() as conn:
+        # Statistics like those the applies keep current: SQLite then removes
+        # memberships through the (user_id, group_id) index.
+        conn.exec_driver_sql("ANALYZE")
+
+    result = snapshot(
+        engine,
+        tenant,
+        [],
+        [group("g1", SALES, []), group("g2", "Ops", [])],
+        confirm_deactivations=True,
+    )
+
+    assert result.counts["group_membership_removed"] == 4
+    with engine.connect() as conn:
+        left = conn.execute(
+            text("SELECT group_id, user_id FROM group_memberships WHERE tenant_id = :t"),
+            {"t": tenant},
+        ).all()
+    assert left == []
+    # The next snapshot diffs the groups against the store without tripping.
+    assert snapshot(engine, tenant, [], [group("g1", SALES, [])]).status is ApplyStatus.APPLIED
