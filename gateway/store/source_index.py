@@ -34,6 +34,10 @@ def user_fingerprint(
     return int.from_bytes(digest, "big", signed=True)
 
 
+class InconsistentIndexError(RuntimeError):
+    """The store broke an invariant the snapshot diff relies on (a bug)."""
+
+
 @dataclass(slots=True)
 class StoredIndex:
     """The source's links, groups and memberships as stored when a batch began."""
@@ -47,9 +51,23 @@ class StoredIndex:
 
     @classmethod
     def load(cls, conn: Connection, tenant_id: str, source: str) -> StoredIndex:
+        """Read the index in a transaction of its own that sees one point in time.
+
+        Its reads must agree with each other and with the generation: under
+        PostgreSQL's default READ COMMITTED each statement would see the applies
+        committed since the one before, e.g. memberships of users whose links
+        were read before they existed, instead of a stale generation that the
+        apply then refuses. (SQLite's transaction already reads one snapshot.)
+        """
+        with conn.begin():
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            return cls._read(_RawReader(conn, tenant_id, source))
+
+    @classmethod
+    def _read(cls, reader: _RawReader) -> StoredIndex:
         # Raw driver cursors and comprehensions: building 300k SQLAlchemy rows
         # one by one would cost more than the rest of an unchanged snapshot.
-        reader = _RawReader(conn, tenant_id, source)
         generation = reader.one("SELECT generation FROM source_states WHERE {tenant} AND {source}")
         links = reader.all(
             "SELECT external_id, user_id, fingerprint FROM user_sources WHERE {tenant} AND {source}"
@@ -91,6 +109,14 @@ class StoredIndex:
             return additions, []
         external_of = self._external_ids_by_user()
         additions.extend(external_of[u] for u in kept - stored)
+        unlinked = sorted(u for u in stored - kept if u not in external_of)
+        if unlinked:
+            # Every apply keeps a source's group members linked to the source;
+            # a diff against anything else would be wrong, so say what broke.
+            raise InconsistentIndexError(
+                f"group {group_id} has members that are not linked to its source "
+                f"in this tenant (user ids {unlinked}); the stored index is inconsistent"
+            )
         removals = [external_of[u] for u in stored - kept]
         return additions, removals
 

@@ -7,6 +7,7 @@ from sqlalchemy import Engine, text
 
 from gateway.identity.model import Source, SourceUser, WarningCode
 from gateway.identity.rules import ENTRA_TEAM_NAME
+from gateway.store import source_index
 from gateway.store.apply import ApplyStatus, StaleSnapshotError, apply_changes, sync_batch
 from gateway.store.teams import add_member, create_team, remove_member
 from tests.store.apply_helpers import (
@@ -634,3 +635,75 @@ def test_a_snapshot_names_whole_groups_not_member_changes(engine: Engine) -> Non
         pytest.raises(TypeError, match="change batches"),
     ):
         batch.add_members([("g1", "oid-1")])
+
+
+def test_snapshot_reads_the_store_at_one_point_in_time(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tenant = new_tenant(engine)
+    snapshot(engine, tenant, [person(1)], [group("g1", SALES, [1])])
+    read = source_index._RawReader.all
+    interleaved: list[str] = []
+
+    def read_then_apply_elsewhere(self: source_index._RawReader, sql: str) -> list[object]:
+        rows = read(self, sql)
+        if "FROM user_sources" in sql and not interleaved:
+            # Another apply commits between the snapshot's read of the links
+            # and its read of the memberships: user 1 leaves, user 2 joins g1.
+            interleaved.append(sql)
+            snapshot(engine, tenant, [person(2)], [group("g1", SALES, [2])])
+        return rows
+
+    monkeypatch.setattr(source_index._RawReader, "all", read_then_apply_elsewhere)
+    with sync_batch(engine, tenant, Source.GRAPH, snapshot=True) as batch:
+        batch.add_users([person(1)])
+        # Diffing g1 against memberships newer than the links raised KeyError.
+        batch.add_groups([group("g1", SALES, [1])])
+        with pytest.raises(StaleSnapshotError, match="run the sync again"):
+            batch.apply()
+
+    assert interleaved
+    assert user_tags(engine, tenant) == {"user2@contoso.com": {SALES}}
+
+
+def test_a_member_without_a_link_is_reported_not_a_key_error() -> None:
+    index = source_index.StoredIndex(generation=1, user_ids={"oid-1": 1}, members={7: {1, 2}})
+
+    with pytest.raises(source_index.InconsistentIndexError, match=r"group 7 .*user ids \[2\]"):
+        index.member_changes(7, ["oid-1"])
+    consistent = source_index.StoredIndex(
+        generation=1, user_ids={"oid-1": 1, "oid-2": 2}, members={7: {1, 2}}
+    )
+    assert consistent.member_changes(7, ["oid-1", "oid-3"]) == (["oid-3"], ["oid-2"])
+
+
+def test_members_who_leave_the_source_leave_every_group(engine: Engine) -> None:
+    tenant = new_tenant(engine)
+    snapshot(
+        engine,
+        tenant,
+        [person(1), person(2)],
+        [group("g1", SALES, [1, 2]), group("g2", "Ops", [1, 2])],
+    )
+    with engine.begin() as conn:
+        # Statistics like those the applies keep current: SQLite then removes
+        # memberships through the (user_id, group_id) index.
+        conn.exec_driver_sql("ANALYZE")
+
+    result = snapshot(
+        engine,
+        tenant,
+        [],
+        [group("g1", SALES, []), group("g2", "Ops", [])],
+        confirm_deactivations=True,
+    )
+
+    assert result.counts["group_membership_removed"] == 4
+    with engine.connect() as conn:
+        left = conn.execute(
+            text("SELECT group_id, user_id FROM group_memberships WHERE tenant_id = :t"),
+            {"t": tenant},
+        ).all()
+    assert left == []
+    # The next snapshot diffs the groups against the store without tripping.
+    assert snapshot(engine, tenant, [], [group("g1", SALES, [])]).status is ApplyStatus.APPLIED

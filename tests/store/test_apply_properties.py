@@ -168,6 +168,20 @@ def _assert_consistent(engine: Engine, tenant: str, manual_team: int, manual: se
             )
         }
         assert team == enabled
+        # A source's group has as members only users linked to that source in
+        # the group's tenant (the snapshot diff relies on it).
+        unlinked_members = q(
+            """
+            SELECT gm.group_id, gm.user_id FROM group_memberships gm
+            JOIN groups g ON g.id = gm.group_id
+            WHERE (g.tenant_id = :t OR gm.tenant_id = :t) AND (
+                gm.tenant_id <> g.tenant_id OR NOT EXISTS (
+                    SELECT 1 FROM user_sources us
+                    WHERE us.user_id = gm.user_id AND us.tenant_id = g.tenant_id
+                      AND us.source = g.source))
+            """
+        )
+        assert unlinked_members == []
         # Manual memberships survive every sync.
         kept = {
             r[0]

@@ -65,8 +65,8 @@ class SyncBatch:
         self._conn = self._engine.connect()
         with self._conn.begin():
             create_staging_tables(self._conn)
-            if self.snapshot:
-                self._index = StoredIndex.load(self._conn, self.tenant_id, str(self.source))
+        if self.snapshot:
+            self._index = StoredIndex.load(self._conn, self.tenant_id, str(self.source))
         return self
 
     def __exit__(

@@ -217,10 +217,17 @@ class GroupSteps(SqlSteps):
             "FROM stg_gm_removed x",
             before=self._json(group_id="CAST(x.group_id AS VARCHAR(32))"),
         )
+        # Not "(group_id, user_id) IN (SELECT ...)": SQLite (3.40 here) answers
+        # that row-value IN wrongly when it searches group_memberships by an
+        # index, as it does once statistics exist, and kept members whose
+        # links this apply removed.
         self._run(
             """
             DELETE FROM group_memberships
-            WHERE (group_id, user_id) IN (SELECT group_id, user_id FROM stg_gm_removed)
+            WHERE user_id IN (SELECT user_id FROM stg_gm_removed) AND EXISTS (
+                SELECT 1 FROM stg_gm_removed x
+                WHERE x.group_id = group_memberships.group_id
+                  AND x.user_id = group_memberships.user_id)
             """
         )
         self._run(
