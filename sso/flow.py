@@ -16,19 +16,25 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import httpx
 from authlib.oauth2.rfc6749.parameters import prepare_grant_uri, prepare_token_request
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
+from sqlalchemy import Connection, Engine
 from starlette.responses import HTMLResponse
 
 from gateway.clouds import endpoints_for
 from gateway.crypto import CryptoError
 from gateway.identity.signin import Decision, SignInClaims, Verdict, decide
 from gateway.services import Services
-from gateway.store.engine import write_transaction
+from gateway.store.engine import (
+    WriteLockBusy,
+    is_sqlite,
+    write_transaction,
+    write_transaction_now,
+)
 from gateway.store.integrations import IntegrationRecord, get_integration
 from gateway.store.sso_sessions import Lifetimes, start_session
 from gateway.store.sso_signin import (
@@ -36,12 +42,13 @@ from gateway.store.sso_signin import (
     PendingSignIn,
     audit_outcome,
     candidates,
+    client_config,
     digest,
     integration_state,
     read_candidates,
     record_outcome,
     save_pending,
-    take_pending,
+    take_pending_in,
 )
 from gateway.store.sso_tests import complete_test
 from gateway.store.tables import utcnow
@@ -60,6 +67,7 @@ from sso.tokens import (
 )
 
 logger = logging.getLogger("sso.flow")
+_T = TypeVar("_T")
 
 REDIRECT_PATH = "/user/external"
 # User.Read is kept because the app registration grants it (Graph sign-in).
@@ -129,6 +137,7 @@ class SignInFlow:
             absolute=timedelta(hours=settings.sso_session_absolute_hours),
         )
         self.clock_skew = settings.sso_clock_skew_seconds
+        self.inline = is_sqlite(services.engine)
 
     # --- start -----------------------------------------------------------------------
 
@@ -213,13 +222,13 @@ class SignInFlow:
             raise FlowError(
                 _restart_page("state_missing", "The answer from Entra ID has no state.")
             )
+        taken = await self._write(lambda conn: take_pending_in(conn, state))
         try:
-            pending, client = await anyio.to_thread.run_sync(
-                take_pending, self.services.engine, self.services.secrets, state
-            )
+            client = client_config(self.services.secrets, taken)
         except CryptoError:
             logger.error("the integration's client secret cannot be decrypted")
             raise FlowError(_unavailable_page("client_secret_unreadable")) from None
+        pending = taken.pending
         if pending is None:
             await self._audit(None, "sso.refused", None, {"code": "state_invalid"})
             raise FlowError(
@@ -299,9 +308,32 @@ class SignInFlow:
                     status=403,
                 )
             )
-        return await anyio.to_thread.run_sync(
-            self._conclude, pending, client, report, tenant_guid, previous_session
+        decision, token = await self._write(
+            lambda conn: self._conclude(
+                conn, pending, client, report, tenant_guid, previous_session
+            )
         )
+        if token is None:
+            raise FlowError(pages.refusal_page(decision))
+        assert decision.user_id is not None
+        return Admitted(pending.tenant_id, decision.user_id, token, pending.return_to)
+
+    async def _write(self, work: Callable[[Connection], _T]) -> _T:
+        """Run ``work`` in one write transaction.
+
+        On SQLite it runs right here on the event loop when the write lock is
+        free at once: these transactions take about a millisecond, less than
+        the two hops to a worker thread and back. When another transaction (an
+        identity apply, another process) holds the lock, it waits for it in a
+        worker thread instead, never on the event loop."""
+        engine = self.services.engine
+        if self.inline:
+            try:
+                with write_transaction_now(engine) as conn:
+                    return work(conn)
+            except WriteLockBusy:
+                pass
+        return await anyio.to_thread.run_sync(_in_write_transaction, engine, work)
 
     async def _metadata(self, record: IntegrationRecord) -> ProviderMetadata:
         url = endpoints_for(record.cloud).openid_configuration_url(record.entra_tenant_id)
@@ -386,51 +418,49 @@ class SignInFlow:
 
     def _conclude(
         self,
+        conn: Connection,
         pending: PendingSignIn,
         client: ClientConfig,
         report: TokenReport,
         tenant_guid: str,
         previous_session: str | None,
-    ) -> Admitted:
-        """Rule 12 and, when it admits, the new session, in one transaction."""
+    ) -> tuple[Decision, str | None]:
+        """Rule 12 and, when it admits, the new session (its token returned), in
+        the caller's transaction; a refusal is audited there too."""
         claims = _sign_in_claims(report.claims)
         state = integration_state(client.integration, tenant_guid)
-        with write_transaction(self.services.engine) as conn:
-            by_username, by_oid = candidates(
-                conn, pending.tenant_id, claims.preferred_username, claims.oid
-            )
-            decision = decide(claims, state, by_username, by_oid)
-            outcome = _outcome(decision, claims)
-            if not decision.admitted:
-                record_outcome(
-                    conn,
-                    tenant_id=pending.tenant_id,
-                    action="sso.refused",
-                    user_id=decision.user_id,
-                    outcome=outcome,
-                )
-            else:
-                assert decision.user_id is not None
-                token = new_token()
-                start_session(
-                    conn,
-                    token=token,
-                    tenant_id=pending.tenant_id,
-                    user_id=decision.user_id,
-                    lifetimes=self.lifetimes,
-                    replaces=previous_session,
-                )
-                record_outcome(
-                    conn,
-                    tenant_id=pending.tenant_id,
-                    action="sso.signed_in",
-                    user_id=decision.user_id,
-                    outcome=outcome,
-                )
+        by_username, by_oid = candidates(
+            conn, pending.tenant_id, claims.preferred_username, claims.oid
+        )
+        decision = decide(claims, state, by_username, by_oid)
+        outcome = _outcome(decision, claims)
         if not decision.admitted:
-            raise FlowError(pages.refusal_page(decision))
+            record_outcome(
+                conn,
+                tenant_id=pending.tenant_id,
+                action="sso.refused",
+                user_id=decision.user_id,
+                outcome=outcome,
+            )
+            return decision, None
         assert decision.user_id is not None
-        return Admitted(pending.tenant_id, decision.user_id, token, pending.return_to)
+        token = new_token()
+        start_session(
+            conn,
+            token=token,
+            tenant_id=pending.tenant_id,
+            user_id=decision.user_id,
+            lifetimes=self.lifetimes,
+            replaces=previous_session,
+        )
+        record_outcome(
+            conn,
+            tenant_id=pending.tenant_id,
+            action="sso.signed_in",
+            user_id=decision.user_id,
+            outcome=outcome,
+        )
+        return decision, token
 
     def _test_result(
         self, pending: PendingSignIn, client: ClientConfig, report: TokenReport, tenant_guid: str
@@ -511,6 +541,11 @@ class SignInFlow:
                 outcome=outcome,
             )
         )
+
+
+def _in_write_transaction(engine: Engine, work: Callable[[Connection], _T]) -> _T:
+    with write_transaction(engine) as conn:
+        return work(conn)
 
 
 def _sign_in_claims(claims: Mapping[str, Any]) -> SignInClaims:

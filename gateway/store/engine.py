@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -9,6 +10,13 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+
+# How long a SQLite writer waits for the write lock before giving up.
+BUSY_TIMEOUT_MS = 30_000
+
+
+class WriteLockBusy(Exception):
+    """The SQLite write lock is held elsewhere right now; nothing was done."""
 
 
 def make_engine(database_url: str, **kwargs: Any) -> Engine:
@@ -38,7 +46,7 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA cache_size=-32768")
     cursor.close()
 
@@ -47,10 +55,27 @@ def _sqlite_on_begin(connection: Any) -> None:
     # Writers take the lock up front (IMMEDIATE), so two writers queue on the
     # busy timeout instead of failing when one upgrades a read transaction;
     # readers stay DEFERRED and run beside a writer under WAL.
-    if connection.get_execution_options().get("gateway_write"):
+    options = connection.get_execution_options()
+    if options.get("gateway_write_now"):
+        _begin_immediate_now(connection.connection.driver_connection)
+    elif options.get("gateway_write"):
         connection.exec_driver_sql("BEGIN IMMEDIATE")
     else:
         connection.exec_driver_sql("BEGIN")
+
+
+def _begin_immediate_now(raw: sqlite3.Connection) -> None:
+    # No busy wait: a caller on the event loop must not sleep in SQLite's busy
+    # handler while a long transaction (an identity apply) holds the lock.
+    raw.execute("PRAGMA busy_timeout=0")
+    try:
+        raw.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise WriteLockBusy from None
+        raise
+    finally:
+        raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -62,6 +87,17 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
     """A connection in a write transaction, committed on success."""
     with (
         engine.connect().execution_options(gateway_write=True) as connection,
+        connection.begin(),
+    ):
+        yield connection
+
+
+@contextmanager
+def write_transaction_now(engine: Engine) -> Iterator[Connection]:
+    """A SQLite write transaction, begun only if the write lock is free at once;
+    raises :class:`WriteLockBusy` (having done nothing) otherwise."""
+    with (
+        engine.connect().execution_options(gateway_write_now=True) as connection,
         connection.begin(),
     ):
         yield connection

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, RowMapping, delete, insert, select, update
+from sqlalchemy import Connection, Engine, RowMapping, bindparam, delete, insert, select, update
 
 from gateway.clouds import CLOUD_NAMES, Cloud, CloudEndpoints, CloudName
 from gateway.crypto import Secret, SecretBox, client_secret_aad
@@ -269,6 +269,18 @@ def _require(conn: Connection, tenant_id: str) -> IntegrationRecord:
     return record
 
 
+def find_integration_sealed(
+    conn: Connection, tenant_id: str
+) -> tuple[IntegrationRecord, bytes, str] | None:
+    """:func:`find_integration` with the client secret as stored (ciphertext and
+    key id), in one query: the SSO callback's redemption needs both."""
+    row = conn.execute(_FIND_SEALED, {"tenant_id": tenant_id}).first()
+    if row is None:
+        return None
+    mapping = row._mapping
+    return _record(mapping), bytes(mapping["secret_ciphertext"]), mapping["secret_key_id"]
+
+
 def _find(conn: Connection, tenant_id: str) -> IntegrationRecord | None:
     row = conn.execute(
         select(
@@ -287,6 +299,25 @@ def _find(conn: Connection, tenant_id: str) -> IntegrationRecord | None:
         ).where(_integrations.c.tenant_id == tenant_id)
     ).first()
     return None if row is None else _record(row._mapping)
+
+
+# Built once: the sign-in callback runs it on every sign-in.
+_FIND_SEALED = select(
+    _integrations.c.tenant_id,
+    _integrations.c.entra_tenant_id,
+    _integrations.c.client_id,
+    _integrations.c.cloud,
+    _integrations.c.secret_expires_at,
+    _integrations.c.status,
+    _integrations.c.status_detail,
+    _integrations.c.enabled,
+    _integrations.c.sync_enabled,
+    _integrations.c.sync_interval_minutes,
+    _integrations.c.created_at,
+    _integrations.c.updated_at,
+    _integrations.c.secret_ciphertext,
+    _integrations.c.secret_key_id,
+).where(_integrations.c.tenant_id == bindparam("tenant_id"))
 
 
 def _preferences(conn: Connection, tenant_id: str, record: IntegrationRecord) -> Preferences:

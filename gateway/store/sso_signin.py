@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, exists, insert, or_, select
+from sqlalchemy import Connection, Engine, bindparam, delete, exists, insert, or_, select
 
 from gateway.crypto import Secret, SecretBox, client_secret_aad
 from gateway.identity.emails import email_key
@@ -21,16 +21,19 @@ from gateway.identity.signin import IntegrationState, KnownUser
 from gateway.store import audit
 from gateway.store.access import UserAccess, effective_access
 from gateway.store.engine import read_transaction, write_transaction
-from gateway.store.integrations import IntegrationRecord, find_integration
+from gateway.store.integrations import IntegrationRecord, find_integration_sealed
 from gateway.store.queries import table
 from gateway.store.tables import utcnow
 
 _pending = table("sso_pending_sign_ins")
-_integrations = table("integrations")
 _users = table("users")
 _user_sources = table("user_sources")
 
 PENDING_LIFETIME = timedelta(minutes=10)
+# Built once: the callback runs it on every sign-in.
+_TAKE_PENDING = (
+    delete(_pending).where(_pending.c.state_hash == bindparam("state_hash")).returning(_pending)
+)
 VALIDATED = "validated"
 AUDIT_ACTOR = "sso"
 
@@ -90,43 +93,60 @@ def save_pending(
         )
 
 
+@dataclass(frozen=True, slots=True)
+class TakenSignIn:
+    """A pending sign-in just removed, with its integration and the client secret
+    as stored (decrypted by :func:`client_config` after the transaction)."""
+
+    pending: PendingSignIn | None
+    integration: IntegrationRecord | None = None
+    sealed_secret: tuple[bytes, str] | None = None
+
+
+def take_pending_in(conn: Connection, state: str) -> TakenSignIn:
+    """Remove the pending sign-in of ``state`` in the caller's write transaction
+    and read its integration (two statements)."""
+    row = conn.execute(_TAKE_PENDING, {"state_hash": digest(state)}).first()
+    if row is None:
+        return TakenSignIn(None)
+    pending = PendingSignIn(
+        tenant_id=row.tenant_id,
+        browser_hash=row.browser_hash,
+        nonce=row.nonce,
+        code_verifier=row.code_verifier,
+        return_to=row.return_to,
+        test_id=row.test_id,
+        expires_at=row.expires_at,
+    )
+    found = find_integration_sealed(conn, pending.tenant_id)
+    if found is None:
+        return TakenSignIn(pending)
+    record, ciphertext, key_id = found
+    return TakenSignIn(pending, record, (ciphertext, key_id))
+
+
+def client_config(box: SecretBox, taken: TakenSignIn) -> ClientConfig | None:
+    """The integration with its decrypted client secret (raises ``CryptoError``
+    when no configured key opens it)."""
+    if taken.pending is None or taken.integration is None or taken.sealed_secret is None:
+        return None
+    ciphertext, key_id = taken.sealed_secret
+    secret = box.decrypt_secret(ciphertext, key_id, aad=client_secret_aad(taken.pending.tenant_id))
+    return ClientConfig(taken.integration, secret)
+
+
 def take_pending(
     engine: Engine, box: SecretBox, state: str
 ) -> tuple[PendingSignIn | None, ClientConfig | None]:
     """Remove and return the pending sign-in of ``state`` with its client config.
 
     Expired and foreign-browser checks are the caller's (it knows the cookie and
-    the clock); either way the row is gone, so a state never works twice.
+    the clock); either way the row is gone, so a state never works twice (the
+    secret is decrypted after the removal has committed).
     """
     with write_transaction(engine) as conn:
-        row = conn.execute(
-            delete(_pending).where(_pending.c.state_hash == digest(state)).returning(_pending)
-        ).first()
-        if row is None:
-            return None, None
-        pending = PendingSignIn(
-            tenant_id=row.tenant_id,
-            browser_hash=row.browser_hash,
-            nonce=row.nonce,
-            code_verifier=row.code_verifier,
-            return_to=row.return_to,
-            test_id=row.test_id,
-            expires_at=row.expires_at,
-        )
-        secret_row = conn.execute(
-            select(_integrations.c.secret_ciphertext, _integrations.c.secret_key_id).where(
-                _integrations.c.tenant_id == pending.tenant_id
-            )
-        ).first()
-        record = find_integration(conn, pending.tenant_id)
-    if record is None or secret_row is None:
-        return pending, None
-    secret = box.decrypt_secret(
-        bytes(secret_row.secret_ciphertext),
-        secret_row.secret_key_id,
-        aad=client_secret_aad(pending.tenant_id),
-    )
-    return pending, ClientConfig(record, secret)
+        taken = take_pending_in(conn, state)
+    return taken.pending, client_config(box, taken)
 
 
 def integration_state(
