@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -14,6 +15,7 @@ from joserfc.jwk import KeySet
 from sqlalchemy import update
 
 from gateway.store.audit import list_entries
+from gateway.store.engine import write_transaction
 from gateway.store.queries import table
 from tests.sso.browser import Browser
 from tests.sso.conftest import (
@@ -551,3 +553,42 @@ def test_admin_test_sign_in_records_an_entra_error(stack: Stack, browser: Browse
     assert result["status"] == "completed"
     assert result["result"]["verdict"] == "aadsts_65001"
     assert result["result"]["admitted"] is False
+
+
+def test_callback_waits_for_a_held_write_lock_off_the_event_loop(
+    stack: Stack, browser: Browser
+) -> None:
+    """On SQLite the callback's transactions run on the event loop only when the
+    write lock is free at once: while another transaction holds it, the callback
+    waits for it in a worker thread and the server keeps answering meanwhile."""
+    if stack.engine.dialect.name != "sqlite":
+        pytest.skip("the write lock is SQLite's")
+    callback = _until_callback(stack, browser, "ann")
+    held, release = threading.Event(), threading.Event()
+
+    def hold_the_write_lock() -> None:
+        with write_transaction(stack.engine):
+            held.set()
+            release.wait(20)
+
+    holder = threading.Thread(target=hold_the_write_lock)
+    holder.start()
+    assert held.wait(5)
+    answers: dict[str, httpx.Response] = {}
+    back = threading.Thread(target=lambda: answers.setdefault("page", browser.get(callback)))
+    back.start()
+    try:
+        time.sleep(0.5)
+        assert back.is_alive(), "the callback did not wait for the write lock"
+        started = time.monotonic()
+        other = httpx.get(f"{stack.gateway}/user/external/signed-out", timeout=5)
+        assert other.status_code == 200
+        assert time.monotonic() - started < 2
+    finally:
+        release.set()
+        holder.join()
+        back.join(30)
+
+    page = answers["page"]
+    assert page.status_code == 200, page.text
+    assert "You are signed in as ann@contoso.com." in page.text

@@ -3,6 +3,8 @@ pending sign-ins, the gateway's own keys."""
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -10,7 +12,12 @@ from sqlalchemy import Engine, func, select
 from starlette.responses import Response
 
 from gateway.store.audit import list_entries
-from gateway.store.engine import write_transaction
+from gateway.store.engine import (
+    BUSY_TIMEOUT_MS,
+    WriteLockBusy,
+    write_transaction,
+    write_transaction_now,
+)
 from gateway.store.queries import table
 from gateway.store.sso_keys import COOKIE, SIGNING, active_keys
 from gateway.store.sso_sessions import Lifetimes, current_session, end_session, start_session
@@ -266,3 +273,43 @@ def test_sessions_past_their_absolute_lifetime_are_deleted_at_the_next_sign_in(
     with engine.connect() as conn:
         count = conn.execute(select(func.count()).select_from(table("sso_sessions")))
         assert count.scalar_one() == 1
+
+
+def test_write_now_gives_way_at_once_to_a_held_write_lock(sqlite_engine: Engine) -> None:
+    """The callback's on-the-event-loop transaction: refused at once (nothing
+    done) while another holds the lock, and the connection keeps its busy wait."""
+    tenant = new_tenant(sqlite_engine)
+    pending = table("sso_pending_sign_ins")
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with write_transaction(sqlite_engine):
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert held.wait(5)
+        started = time.monotonic()
+        with pytest.raises(WriteLockBusy), write_transaction_now(sqlite_engine):
+            pytest.fail("began a write transaction while the lock was held")
+        assert time.monotonic() - started < 1
+    finally:
+        release.set()
+        holder.join()
+
+    # Once the lock is free it begins, and the busy wait is back for its statements.
+    with write_transaction_now(sqlite_engine) as conn:
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == BUSY_TIMEOUT_MS
+    save_pending(
+        sqlite_engine,
+        state="s",
+        tenant_id=tenant,
+        browser_binding="b",
+        nonce="n",
+        code_verifier="v",
+        return_to=None,
+    )
+    with sqlite_engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(pending)).scalar() == 1
