@@ -13,6 +13,8 @@ from gateway.store.queries import table
 from gateway.store.tables import utcnow
 
 _audit = table("audit_log")
+# Built once (its compiled form is cached with it): every audited write runs it.
+_INSERT = insert(_audit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,17 +48,18 @@ def record(
     ``before``/``after`` must be JSON-serialisable and must never hold a secret.
     """
     conn.execute(
-        insert(_audit).values(
-            tenant_id=tenant_id,
-            at=utcnow(),
-            actor=actor,
-            action=action,
-            subject_type=subject_type,
-            subject_id=subject_id,
-            run_id=run_id,
-            before=before,
-            after=after,
-        )
+        _INSERT,
+        {
+            "tenant_id": tenant_id,
+            "at": utcnow(),
+            "actor": actor,
+            "action": action,
+            "subject_type": subject_type,
+            "subject_id": subject_id,
+            "run_id": run_id,
+            "before": before,
+            "after": after,
+        },
     )
 
 

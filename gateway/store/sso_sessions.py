@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
 
 from gateway.store.engine import write_transaction
 from gateway.store.queries import table
@@ -25,6 +25,10 @@ _users = table("users")
 # last_seen_at is written at most this often per session: an idle timeout of
 # minutes does not need a write on every request.
 TOUCH_INTERVAL = timedelta(seconds=60)
+
+# Built once: every sign-in runs them.
+_DELETE_EXPIRED = delete(_sessions).where(_sessions.c.absolute_expires_at < bindparam("now"))
+_INSERT = insert(_sessions)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +64,7 @@ def start_session(
     only sessions that could still be live (or were ended early).
     """
     now = now or utcnow()
-    conn.execute(delete(_sessions).where(_sessions.c.absolute_expires_at < now))
+    conn.execute(_DELETE_EXPIRED, {"now": now})
     if replaces is not None:
         conn.execute(
             update(_sessions)
@@ -68,14 +72,15 @@ def start_session(
             .values(revoked_at=now)
         )
     conn.execute(
-        insert(_sessions).values(
-            token_hash=digest(token),
-            tenant_id=tenant_id,
-            user_id=user_id,
-            created_at=now,
-            last_seen_at=now,
-            absolute_expires_at=now + lifetimes.absolute,
-        )
+        _INSERT,
+        {
+            "token_hash": digest(token),
+            "tenant_id": tenant_id,
+            "user_id": user_id,
+            "created_at": now,
+            "last_seen_at": now,
+            "absolute_expires_at": now + lifetimes.absolute,
+        },
     )
 
 
