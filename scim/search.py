@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.store.scim_filter_sql import compile_filter, sort_expression
 from gateway.store.scim_resources import (
     Kind,
     Stored,
@@ -16,6 +15,7 @@ from gateway.store.scim_resources import (
 )
 from scim.errors import ScimError, quote
 from scim.filter import parse_filter, parse_path
+from scim.filter_sql import compile_filter, sort_expression
 from scim.projection import Projection, parse_projection
 from scim.resources import RESOURCE_TYPES, location, render, render_text
 from scim.responses import dumps, list_response

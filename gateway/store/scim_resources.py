@@ -152,7 +152,7 @@ class SearchResult:
 
 @dataclass(frozen=True, slots=True)
 class Condition:
-    """A filter as SQL in the driver's parameter style (see ``scim_filter_sql``)."""
+    """A filter as SQL in the driver's parameter style (see ``scim.filter_sql``)."""
 
     sql: str
     params: dict[str, Any]

@@ -18,11 +18,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine
 
-from gateway.store.scim_filter_sql import compile_filter
 from gateway.store.scim_resources import Kind, UserFields, create_resource, search_resources
 from gateway.store.tenants import create_tenant
 from scim.attributes import USER
 from scim.filter import parse_filter
+from scim.filter_sql import compile_filter
 
 ALPHABET = "abAB"
 SINGLE = ("userName", "title", "displayName", "name.givenName")
