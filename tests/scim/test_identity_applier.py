@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import shutil
+import sqlite3
+from pathlib import Path
 
 from sqlalchemy import Engine, func, select, update
 
@@ -48,6 +51,28 @@ def test_changes_left_by_a_stopped_process_are_applied_at_start(sqlite_engine: E
         "ann@contoso.com"
     ]
     assert _pending(sqlite_engine) == 0
+
+
+def test_the_applier_copies_the_write_ahead_log_into_the_database(
+    sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    # Checkpoints run in the applier's thread, not in the request whose commit
+    # would cross the auto-checkpoint size: the database file alone, without
+    # its log, then holds what the requests wrote.
+    tenant = create_tenant(sqlite_engine, "Contoso", actor="test")
+    ann = create_resource(sqlite_engine, tenant.id, _user("ann"))
+    applier = IdentityApplier(sqlite_engine, delay=0)
+    applier.start()
+    applier.notify(tenant.id)
+    applier.flush()
+    applier.stop()
+    database = sqlite_engine.url.database
+    assert database is not None
+    copy = tmp_path / "without-log.db"
+    shutil.copyfile(database, copy)
+    with sqlite3.connect(copy) as conn:
+        assert conn.execute("SELECT id FROM scim_users").fetchall() == [(ann.id,)]
+        assert conn.execute("SELECT COUNT(*) FROM scim_changes").fetchone() == (0,)
 
 
 def test_the_last_state_wins_and_replays_change_nothing(engine: Engine) -> None:
