@@ -94,6 +94,31 @@ def _ask(child: subprocess.Popen[str], command: str) -> dict[str, Any]:
     return answer
 
 
+def _process_cpu(pid: int) -> float | None:
+    """CPU seconds a process has used so far (Linux), to show what the fake costs."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _delta(after: float | None, before: float | None) -> float | None:
+    return None if after is None or before is None else round(after - before, 2)
+
+
+def _write_floor(url: str, tenant_id: str) -> dict[str, Any]:
+    """(e), in a process of its own (see ``bench.write_floor``)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.write_floor", url, tenant_id],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    floor: dict[str, Any] = json.loads(done.stdout)
+    return floor
+
+
 def fetch_only(connector: GraphConnector, cloud: CloudEndpoints, fake: dict[str, Any]) -> int:
     """(a): the reads of a full sync, parsed into the rules' types, nothing applied."""
     client = connector.client(cloud, fake["tenant_id"], fake["client_id"], Secret(fake["secret"]))
@@ -179,16 +204,21 @@ def run(
     # CPU seconds of this process beside wall time: the fake serves from another
     # process, so on a 2-core machine a step whose CPU time nears its wall time
     # is bound by this process's one core, not by waiting for Graph.
+    fake_cpu = _process_cpu(child.pid)
     started, cpu = time.perf_counter(), time.process_time()
     fetch_requests = fetch_only(connector, cloud, fake)
     fetch_seconds = time.perf_counter() - started
     fetch_cpu = time.process_time() - cpu
+    fake_cpu_a = _delta(_process_cpu(child.pid), fake_cpu)
 
+    fake_cpu = _process_cpu(child.pid)
     started, cpu = time.perf_counter(), time.process_time()
     full = run_sync(services, RunRequest(tenant_id, trigger="bench"))
     full_seconds = time.perf_counter() - started
     full_cpu = time.process_time() - cpu
+    fake_cpu_b = _delta(_process_cpu(child.pid), fake_cpu)
     _check(full, "full")
+    floor = _write_floor(url, tenant_id) if engine.dialect.name == "sqlite" else None
 
     mutation = _ask(child, "mutate")
     started, cpu = time.perf_counter(), time.process_time()
@@ -207,10 +237,14 @@ def run(
         "a_fetch_parse_seconds": round(fetch_seconds, 2),
         "a_cpu_seconds": round(fetch_cpu, 2),
         "a_requests": fetch_requests,
+        "a_fake_cpu_seconds": fake_cpu_a,
         "b_full_sync_seconds": round(full_seconds, 2),
         "b_cpu_seconds": round(full_cpu, 2),
         "b_requests": full.report.get("graph_requests"),
+        "b_fake_cpu_seconds": fake_cpu_b,
         "b_over_a": round(full_seconds / fetch_seconds, 2),
+        "b_target_seconds": round(1.5 * fetch_seconds, 2),
+        "e_write_floor": floor,
         "c_delta_sync_seconds": round(delta_seconds, 2),
         "c_cpu_seconds": round(delta_cpu, 2),
         "c_requests": delta.report.get("graph_requests"),
@@ -230,7 +264,13 @@ def run(
     print(f"{'step':<32} {'seconds':>8} {'cpu s':>8} {'requests':>9}")
     for name, seconds, cpu_seconds, requests in rows:
         print(f"{name:<32} {seconds:>8.2f} {cpu_seconds:>8.2f} {requests:>9}")
+    print(f"the fake's CPU seconds: (a) {fake_cpu_a}, (b) {fake_cpu_b}")
     print(f"(b)/(a) = {result['b_over_a']}, (c)/(b) = {result['c_share_of_b']}")
+    if floor is not None:
+        print(
+            f"(e) write floor {floor['seconds']:.2f} s: SQLite alone writing the rows of (b), "
+            f"against the (b) target of {result['b_target_seconds']:.2f} s"
+        )
     print(f"(d) peak RSS {result['d_peak_rss_mb']} MB; load average {result['load_average']}")
     print(json.dumps(result))
     engine.dispose()
