@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -20,7 +20,6 @@ from sqlalchemy import (
     bindparam,
     delete,
     insert,
-    or_,
     select,
     update,
 )
@@ -33,7 +32,6 @@ _runs = table("sync_runs")
 _reports = table("sync_run_reports")
 _states = table("graph_sync_states")
 _direct = table("graph_direct_members")
-_leases = table("sync_leases")
 _integrations = table("integrations")
 _groups_selected = table("integration_groups")
 _user_sources = table("user_sources")
@@ -356,53 +354,6 @@ def direct_groups_of(
 def clear_delta_state(engine: Engine, tenant_id: str) -> None:
     with write_transaction(engine) as conn:
         conn.execute(delete(_states).where(_states.c.tenant_id == tenant_id))
-
-
-# -- leases ------------------------------------------------------------------------
-
-
-def acquire_lease(
-    engine: Engine, tenant_id: str, holder: str, seconds: float, *, run_id: int | None = None
-) -> bool:
-    """Take (or renew) the tenant's sync lease; ``False`` while another holder's is live.
-
-    One conditional UPDATE decides, so two processes cannot both win: on
-    PostgreSQL the row lock serialises them and the loser re-checks the
-    condition; SQLite runs one writer at a time.
-    """
-    now = utcnow()
-    with write_transaction(engine) as conn:
-        insert_ignoring_duplicates(conn, _leases, [{"tenant_id": tenant_id}])
-        result = conn.execute(
-            update(_leases)
-            .where(
-                _leases.c.tenant_id == tenant_id,
-                or_(
-                    _leases.c.holder.is_(None),
-                    _leases.c.holder == holder,
-                    _leases.c.expires_at < now,
-                ),
-            )
-            .values(holder=holder, expires_at=now + timedelta(seconds=seconds), run_id=run_id)
-        )
-    return bool(result.rowcount)
-
-
-def release_lease(engine: Engine, tenant_id: str, holder: str) -> None:
-    with write_transaction(engine) as conn:
-        conn.execute(
-            update(_leases)
-            .where(_leases.c.tenant_id == tenant_id, _leases.c.holder == holder)
-            .values(holder=None, expires_at=None, run_id=None)
-        )
-
-
-def lease_holder(engine: Engine, tenant_id: str) -> tuple[str | None, datetime | None]:
-    with read_transaction(engine) as conn:
-        row = conn.execute(
-            select(_leases.c.holder, _leases.c.expires_at).where(_leases.c.tenant_id == tenant_id)
-        ).first()
-    return (None, None) if row is None else (row.holder, row.expires_at)
 
 
 # -- memberships a delta run reasons about ---------------------------------------

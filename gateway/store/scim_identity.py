@@ -23,25 +23,22 @@ import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Engine, delete, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine, delete, select
 
 from gateway.identity.emails import primary_email_from_scim
 from gateway.identity.model import Source, SourceGroup, SourceUser
 from gateway.identity.object_ids import entra_object_id
+from gateway.store import leases
 from gateway.store.apply import ApplyOptions, ApplyResult, apply_changes
 from gateway.store.engine import read_transaction, write_transaction
-from gateway.store.queries import chunks, table
+from gateway.store.leases import LeaseKind
+from gateway.store.queries import chunks
 from gateway.store.scim_resources import scim_changes, scim_groups, scim_users
 from gateway.store.scim_runs import record_push
-from gateway.store.tables import utcnow
 
 logger = logging.getLogger("gateway.scim.identity")
-
-_leases = table("scim_applier_leases")
 
 LEASE_SECONDS = 120
 # One apply takes at most this many log rows; the rest waits for the next.
@@ -80,7 +77,7 @@ def source_user(
 def drain_tenant(engine: Engine, tenant_id: str, *, holder: str) -> ApplyResult | None:
     """Apply every pending SCIM change of a tenant; ``None`` when nothing was
     pending or another process holds the tenant's lease."""
-    if not _take_lease(engine, tenant_id, holder):
+    if not leases.acquire(engine, LeaseKind.SCIM_IDENTITY, tenant_id, holder, LEASE_SECONDS):
         return None
     try:
         batch = _read_batch(engine, tenant_id)
@@ -110,7 +107,7 @@ def drain_tenant(engine: Engine, tenant_id: str, *, holder: str) -> ApplyResult 
                 record_push(conn, tenant_id, result.counts, result.warnings)
         return result
     finally:
-        _release_lease(engine, tenant_id, holder)
+        leases.release(engine, LeaseKind.SCIM_IDENTITY, tenant_id, holder)
 
 
 def pending_tenants(engine: Engine) -> list[str]:
@@ -185,45 +182,6 @@ def _groups(
             found.extend(SourceGroup(external_id=gid, display_name=name) for gid, name in rows)
     present = {group.external_id for group in found}
     return found, [group_id for group_id in wanted if group_id not in present]
-
-
-def _take_lease(engine: Engine, tenant_id: str, holder: str) -> bool:
-    now = utcnow()
-    expires = now + timedelta(seconds=LEASE_SECONDS)
-    with write_transaction(engine) as conn:
-        taken = conn.execute(
-            update(_leases)
-            .where(
-                _leases.c.tenant_id == tenant_id,
-                or_(_leases.c.holder == holder, _leases.c.expires_at < now),
-            )
-            .values(holder=holder, expires_at=expires)
-            .returning(_leases.c.tenant_id)
-        ).first()
-        if taken is not None:
-            return True
-        exists = conn.execute(
-            select(_leases.c.tenant_id).where(_leases.c.tenant_id == tenant_id)
-        ).first()
-        if exists is not None:
-            return False
-        try:
-            with conn.begin_nested():
-                conn.execute(
-                    insert(_leases).values(tenant_id=tenant_id, holder=holder, expires_at=expires)
-                )
-        except IntegrityError:
-            return False
-    return True
-
-
-def _release_lease(engine: Engine, tenant_id: str, holder: str) -> None:
-    with write_transaction(engine) as conn:
-        conn.execute(
-            update(_leases)
-            .where(_leases.c.tenant_id == tenant_id, _leases.c.holder == holder)
-            .values(expires_at=utcnow())
-        )
 
 
 class IdentityApplier:

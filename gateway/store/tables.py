@@ -500,19 +500,6 @@ class GraphDirectMember(SQLModel, table=True):
     user_id: str = Field(sa_column=Column(String(64), primary_key=True))
 
 
-class SyncLease(SQLModel, table=True):
-    """Which process syncs the tenant now; an expired lease may be taken over."""
-
-    __tablename__ = "sync_leases"
-
-    tenant_id: str = Field(
-        sa_column=Column(String(32), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
-    )
-    holder: str | None = Field(default=None, sa_column=Column(String(64)))
-    expires_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
-    run_id: int | None = Field(default=None, sa_column=Column(BigId))
-
-
 class SyncRunReport(SQLModel, table=True):
     """What a Graph run reports beyond counts: kind and why, timings, Graph traffic."""
 
@@ -615,11 +602,13 @@ class ScimChange(SQLModel, table=True):
     member_id: str | None = Field(default=None, sa_column=Column(String(36)))
 
 
-class ScimApplierLease(SQLModel, table=True):
-    """Which process drains a tenant's SCIM changes now, so applies keep their order."""
+class Lease(SQLModel, table=True):
+    """Which process does one kind of work for a tenant now (the Graph sync, the
+    SCIM identity apply); an expired lease may be taken over."""
 
-    __tablename__ = "scim_applier_leases"
+    __tablename__ = "leases"
 
+    kind: str = Field(sa_column=Column(String(32), primary_key=True))
     tenant_id: str = Field(
         sa_column=Column(String(32), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
     )

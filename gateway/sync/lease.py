@@ -19,6 +19,8 @@ from sqlalchemy import Engine
 
 from gateway.errors import ConflictError
 from gateway.store import graph_sync as store
+from gateway.store import leases
+from gateway.store.leases import LeaseKind
 
 _CHECK_EVERY_SECONDS = 2.0
 
@@ -68,7 +70,9 @@ class Lease:
     def _heartbeat(self) -> None:
         while not self._stop.wait(self.seconds / 3):
             try:
-                if not store.acquire_lease(self.engine, self.tenant_id, self.holder, self.seconds):
+                if not leases.acquire(
+                    self.engine, LeaseKind.GRAPH_SYNC, self.tenant_id, self.holder, self.seconds
+                ):
                     self._lost.set()
                     return
                 if not store.sync_allowed(self.engine, self.tenant_id, scheduled=self.scheduled):
@@ -89,7 +93,7 @@ def hold_lease(
     engine: Engine, tenant_id: str, holder: str, seconds: float, *, scheduled: bool = False
 ) -> Iterator[Lease]:
     """Hold the tenant's sync lease for the block, or raise :class:`ConflictError`."""
-    if not store.acquire_lease(engine, tenant_id, holder, seconds):
+    if not leases.acquire(engine, LeaseKind.GRAPH_SYNC, tenant_id, holder, seconds):
         raise ConflictError(
             "A sync of this tenant is already running; wait for it to finish "
             "(GET …/entra/sync-runs shows it)."
@@ -102,4 +106,4 @@ def hold_lease(
         yield lease
     finally:
         lease.stop()
-        store.release_lease(engine, tenant_id, holder)
+        leases.release(engine, LeaseKind.GRAPH_SYNC, tenant_id, holder)

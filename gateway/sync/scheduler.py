@@ -17,6 +17,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from gateway.errors import ConflictError
 from gateway.services import Services
 from gateway.store import graph_sync as store
+from gateway.store import leases
+from gateway.store.leases import LeaseKind
 from gateway.store.tables import utcnow
 from gateway.sync.engine import RunRequest, when_due
 from gateway.sync.service import run_sync
@@ -78,7 +80,7 @@ class Scheduler:
             due = when_due(store.last_finished_at(engine, tenant_id), integration.interval_minutes)
             if due is not None and due > utcnow():
                 continue
-            holder, expires = store.lease_holder(engine, tenant_id)
+            holder, expires = leases.current(engine, LeaseKind.GRAPH_SYNC, tenant_id)
             if holder is not None and expires is not None and expires > utcnow():
                 continue
             with self._lock:

@@ -9,9 +9,11 @@ from pathlib import Path
 
 from sqlalchemy import Engine, func, select, update
 
+from gateway.store import leases
 from gateway.store.engine import read_transaction, write_transaction
+from gateway.store.leases import LeaseKind
 from gateway.store.queries import table
-from gateway.store.scim_identity import IdentityApplier, _take_lease, drain_tenant
+from gateway.store.scim_identity import LEASE_SECONDS, IdentityApplier, drain_tenant
 from gateway.store.scim_resources import (
     Kind,
     MemberChange,
@@ -98,11 +100,11 @@ def test_the_last_state_wins_and_replays_change_nothing(engine: Engine) -> None:
 def test_a_held_lease_keeps_other_processes_out(engine: Engine) -> None:
     tenant = create_tenant(engine, "Contoso", actor="test")
     create_resource(engine, tenant.id, _user("ann"))
-    assert _take_lease(engine, tenant.id, "first")
+    assert leases.acquire(engine, LeaseKind.SCIM_IDENTITY, tenant.id, "first", LEASE_SECONDS)
     assert drain_tenant(engine, tenant.id, holder="second") is None
     assert _pending(engine) == 1
     with write_transaction(engine) as conn:
-        conn.execute(update(table("scim_applier_leases")).values(expires_at=utcnow()))
+        conn.execute(update(table("leases")).values(expires_at=utcnow()))
     assert drain_tenant(engine, tenant.id, holder="second") is not None
     assert _pending(engine) == 0
     page = list_users(engine, tenant.id, filters=UserFilter(email="ann@contoso.com"))

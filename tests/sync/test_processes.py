@@ -18,14 +18,16 @@ from sqlalchemy import Engine, update
 
 from gateway.clouds import CloudEndpoints
 from gateway.crypto import Secret, SecretBox, generate_key
+from gateway.store import leases
 from gateway.store.engine import make_engine
-from gateway.store.graph_sync import VALIDATED, lease_holder, set_status
+from gateway.store.graph_sync import VALIDATED, set_status
 from gateway.store.integrations import (
     EntraCredentials,
     Preferences,
     save_integration,
     save_preferences,
 )
+from gateway.store.leases import LeaseKind
 from gateway.store.migrate import upgrade_schema
 from gateway.store.queries import table
 from gateway.store.runs import RunRecord, list_runs
@@ -138,7 +140,10 @@ def test_one_process_at_a_time_and_a_killed_run_is_taken_over(
         )
     entra_state.faults.throttle(times=None, retry_after=2, path=r"^/v1\.0/users$")
     holder = _wait(
-        "a process to take the lease", lambda: lease_holder(engine, tenant_id)[0], 30, logs
+        "a process to take the lease",
+        lambda: leases.current(engine, LeaseKind.GRAPH_SYNC, tenant_id)[0],
+        30,
+        logs,
     )
     victim = processes[int(holder.split(":")[1])]
     _wait("the second run to start", lambda: len(_runs(engine, tenant_id)) == 2, 30, logs)
@@ -147,7 +152,7 @@ def test_one_process_at_a_time_and_a_killed_run_is_taken_over(
     killed_at = time.monotonic()
 
     def taken_over() -> str | None:
-        current, _ = lease_holder(engine, tenant_id)
+        current, _ = leases.current(engine, LeaseKind.GRAPH_SYNC, tenant_id)
         return current if current is not None and current != holder else None
 
     survivor = _wait("the other process to take over", taken_over, 30, logs)

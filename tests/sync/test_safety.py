@@ -8,8 +8,10 @@ import pytest
 from sqlalchemy import text
 
 from gateway.errors import ConflictError
-from gateway.store.graph_sync import acquire_lease, awaiting_confirmation, run_report
+from gateway.store import leases
+from gateway.store.graph_sync import awaiting_confirmation, run_report
 from gateway.store.integrations import set_enabled
+from gateway.store.leases import LeaseKind
 from gateway.store.runs import get_run
 from gateway.store.tables import utcnow
 from gateway.sync.engine import RunRequest, SyncEngine
@@ -130,7 +132,7 @@ def test_disabling_the_integration_stops_a_running_job_without_removals(world: W
 
 def test_runs_of_one_tenant_never_overlap(world: World) -> None:
     world.select(world.group("Sales", world.user("Ann A"))["id"])
-    assert acquire_lease(world.engine, world.tenant_id, "other-process", 60)
+    assert leases.acquire(world.engine, LeaseKind.GRAPH_SYNC, world.tenant_id, "other-process", 60)
 
     with pytest.raises(ConflictError, match="already running"):
         run_sync(world.services, RunRequest(world.tenant_id))
