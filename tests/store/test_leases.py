@@ -36,7 +36,9 @@ def test_a_live_lease_keeps_others_out_and_its_holder_renews_it(engine: Engine) 
     assert leases.acquire(engine, SYNC, tenant, "one", 120)
     holder, expires = leases.current(engine, SYNC, tenant)
     assert holder == "one"
-    assert first_expiry is not None and expires is not None and expires > first_expiry
+    assert first_expiry is not None
+    assert expires is not None
+    assert expires > first_expiry
 
 
 def test_an_expired_lease_is_taken_over(engine: Engine) -> None:
