@@ -11,9 +11,10 @@ changes never rewrite a list and none is lost.
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -493,67 +494,78 @@ def _log(tx: _Tx, tenant_id: str, kind: Kind, resource_id: str) -> None:
     )
 
 
-def _user_seqs(tx: _Tx, tenant_id: str, ids: Iterable[str]) -> dict[str, int]:
-    wanted = list(dict.fromkeys(ids))
-    found: dict[str, int] = {}
-    for part in chunks(wanted):
-        names = [f"u{i}" for i in range(len(part))]
-        rows = tx.execute(
-            f"SELECT id, seq FROM scim_users WHERE tenant_id = :t "
-            f"AND id IN ({', '.join(':' + n for n in names)})",
-            {"t": tenant_id, **dict(zip(names, part, strict=True))},
-        ).fetchall()
-        found.update({user_id: seq for user_id, seq in rows})
-    return found
+def _id_list(tx: _Tx) -> str:
+    """A subquery of the ids bound as the one parameter ``:ids`` (see
+    :func:`_ids_value`): a thousand members cost one bound value, not a
+    thousand named parameters, which SQLite binds one by one."""
+    if tx.postgres:
+        return "(SELECT unnest(CAST(:ids AS text[])) AS value)"
+    return "(SELECT value FROM json_each(:ids))"
+
+
+def _ids_value(tx: _Tx, ids: list[str]) -> Any:
+    return ids if tx.postgres else json.dumps(ids)
 
 
 def _change_members(
     tx: _Tx, tenant_id: str, group_seq: int, group_id: str, change: MemberChange
 ) -> None:
     """Apply member changes; adding a member that is there or removing one that
-    is gone changes nothing (Entra retries and repeats)."""
-    added = list(change.added)
-    removed = list(change.removed)
+    is gone changes nothing (Entra retries and repeats). Each kind of change is
+    one set-based statement for the rows and one for their change log."""
+    added = list(dict.fromkeys(change.added))
+    removed = list(dict.fromkeys(change.removed))
     if change.replaced is not None:
-        wanted = _user_seqs(tx, tenant_id, change.replaced)
-        _require_known(change.replaced, wanted)
-        current = dict(
-            tx.execute(
-                "SELECT u.id, u.seq FROM scim_users u JOIN scim_group_members m "
+        wanted = list(dict.fromkeys(change.replaced))
+        _require_known(tx, tenant_id, wanted)
+        current = {
+            user_id
+            for (user_id,) in tx.execute(
+                "SELECT u.id FROM scim_users u JOIN scim_group_members m "
                 "ON m.user_seq = u.seq WHERE m.group_seq = :g",
                 {"g": group_seq},
             ).fetchall()
-        )
+        }
+        kept = set(wanted)
         added = [user_id for user_id in wanted if user_id not in current]
-        removed = [user_id for user_id in current if user_id not in wanted]
-    seqs = _user_seqs(tx, tenant_id, [*added, *removed])
-    _require_known(added, seqs)
-    tx.executemany(
-        "INSERT INTO scim_group_members (group_seq, user_seq, tenant_id) "
-        "VALUES (:g, :u, :t) ON CONFLICT DO NOTHING",
-        [{"g": group_seq, "u": seqs[u], "t": tenant_id} for u in dict.fromkeys(added)],
-    )
-    tx.executemany(
-        "DELETE FROM scim_group_members WHERE group_seq = :g AND user_seq = :u",
-        [{"g": group_seq, "u": seqs[u]} for u in dict.fromkeys(removed) if u in seqs],
-    )
-    tx.executemany(
-        _INSERT_LOG,
-        [
-            *(
-                {"tenant_id": tenant_id, "kind": "member+", "resource_id": group_id, "member_id": u}
-                for u in dict.fromkeys(added)
-            ),
-            *(
-                {"tenant_id": tenant_id, "kind": "member-", "resource_id": group_id, "member_id": u}
-                for u in dict.fromkeys(removed)
-                if u in seqs
-            ),
-        ],
-    )
+        removed = [user_id for user_id in current if user_id not in kept]
+    ids = _id_list(tx)
+    users = f"FROM scim_users WHERE tenant_id = :t AND id IN {ids}"
+    if added:
+        _require_known(tx, tenant_id, added)
+        params = {"t": tenant_id, "g": group_seq, "gid": group_id, "ids": _ids_value(tx, added)}
+        # The WHERE clause keeps SQLite's parser from reading ON CONFLICT as a join's ON.
+        tx.execute(
+            "INSERT INTO scim_group_members (group_seq, user_seq, tenant_id) "
+            f"SELECT :g, seq, tenant_id {users} ON CONFLICT DO NOTHING",
+            params,
+        )
+        tx.execute(
+            "INSERT INTO scim_changes (tenant_id, kind, resource_id, member_id) "
+            f"SELECT :t, 'member+', :gid, value FROM {ids} AS added",
+            params,
+        )
+    if removed:
+        params = {"t": tenant_id, "g": group_seq, "gid": group_id, "ids": _ids_value(tx, removed)}
+        tx.execute(
+            "DELETE FROM scim_group_members "
+            f"WHERE group_seq = :g AND user_seq IN (SELECT seq {users})",
+            params,
+        )
+        # Ids that name no user are not logged: there is no membership to remove.
+        tx.execute(
+            "INSERT INTO scim_changes (tenant_id, kind, resource_id, member_id) "
+            f"SELECT tenant_id, 'member-', :gid, id {users}",
+            params,
+        )
 
 
-def _require_known(ids: Iterable[str], known: dict[str, int]) -> None:
-    missing = [user_id for user_id in dict.fromkeys(ids) if user_id not in known]
-    if missing:
-        raise UnknownMembers(missing)
+def _require_known(tx: _Tx, tenant_id: str, ids: list[str]) -> None:
+    """Raise :class:`UnknownMembers` unless every one of ``ids`` (distinct) is a user."""
+    params = {"t": tenant_id, "ids": _ids_value(tx, ids)}
+    users = f"FROM scim_users WHERE tenant_id = :t AND id IN {_id_list(tx)}"
+    (found,) = tx.execute(f"SELECT COUNT(*) {users}", params).fetchone()
+    if found == len(ids):
+        return
+    known = {user_id for (user_id,) in tx.execute(f"SELECT id {users}", params).fetchall()}
+    raise UnknownMembers([user_id for user_id in ids if user_id not in known])

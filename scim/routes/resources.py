@@ -231,7 +231,8 @@ def _wants_body(call: Call) -> bool:
 
 
 def _ids(values: Any) -> list[str]:
-    return member_ids(list(values)) if values else []
+    # The PATCH engine has checked each id already; only the trimming is left.
+    return [member.strip() for member in values] if values else []
 
 
 def _require_schema(body: dict[str, Any], urn: str) -> None:
