@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import anyio
@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from gateway.services import Services
 from gateway.settings import Settings
+from gateway.store.engine import WriteLockBusy
 from gateway.store.scim_identity import IdentityApplier
 from gateway.store.scim_resources import (
     ResourceNotFound,
@@ -47,9 +48,9 @@ class ScimServer:
         self.tokens = TokenCheck(services.engine)
         # Under WAL a SQLite read never waits for a writer, and handing it to a
         # worker thread costs more CPU than the read itself. A one-resource
-        # write takes well under a millisecond once it has the write lock, and
-        # on the event loop this process's writes queue there rather than on
-        # SQLite's busy handler (which sleeps in steps of up to 100 ms).
+        # write takes well under a millisecond once it has the write lock: it
+        # runs on the event loop when the lock is free at once, and waits for
+        # it in a worker thread when another transaction holds it.
         self.inline = services.engine.dialect.name == "sqlite"
         self.applier = IdentityApplier(
             services.engine, delay=services.settings.scim_identity_apply_delay_seconds
@@ -71,6 +72,15 @@ class Call:
     query: Mapping[str, str]
     headers: Mapping[str, str]
     body: Any
+    # On the event loop a write must not wait for SQLite's write lock.
+    on_loop: bool = False
+
+    @property
+    def waits(self) -> bool:
+        """Whether the handler's writes may wait for a write lock held elsewhere;
+        when not, they raise ``WriteLockBusy`` and the request moves to a worker
+        thread."""
+        return not self.on_loop
 
     def json_object(self) -> dict[str, Any]:
         if not isinstance(self.body, dict):
@@ -94,9 +104,9 @@ def endpoint(
     ``params`` are added to the path parameters (the resource kind).
 
     On SQLite, reads and ``short_write`` handlers (one resource) run on the
-    event loop when the token is remembered (no database read to check it)
-    and, for writes, no identity apply holds the write lock; everything else
-    runs in a worker thread."""
+    event loop when the token is remembered (no database read to check it); a
+    write that finds SQLite's write lock held elsewhere moves to a worker
+    thread and waits there. Everything else runs in a worker thread."""
     fixed = dict(params or {})
 
     async def run(request: Request) -> Response:
@@ -104,10 +114,17 @@ def endpoint(
             body = await _read_body(request, server.settings.max_body_bytes) if reads_body else None
             if (
                 server.inline
-                and (request.method == "GET" or (short_write and not server.applier.applying))
+                and (request.method == "GET" or short_write)
                 and server.tokens.remembered(request.headers.get("authorization"))
             ):
-                return _serve(server, handler, request, body, fixed)
+                prepared = _prepare(server, request, body, fixed)
+                if isinstance(prepared, Response):
+                    return prepared
+                try:
+                    return dispatch(handler, replace(prepared, on_loop=True))
+                except WriteLockBusy:
+                    pass
+                return await anyio.to_thread.run_sync(dispatch, handler, prepared)
             return await anyio.to_thread.run_sync(_serve, server, handler, request, body, fixed)
         except ScimError as error:
             return _error(error)
@@ -127,6 +144,17 @@ def _serve(
     raw: bytes | None,
     fixed: dict[str, str],
 ) -> Response:
+    prepared = _prepare(server, request, raw, fixed)
+    return prepared if isinstance(prepared, Response) else dispatch(handler, prepared)
+
+
+def _prepare(
+    server: ScimServer,
+    request: Request,
+    raw: bytes | None,
+    fixed: dict[str, str],
+) -> Call | Response:
+    """The request's tenant (by token), rate limit and body: a call, or the error answer."""
     try:
         tenant_id = server.tokens.tenant_for(request.headers.get("authorization"))
         wait = server.limiter.acquire(tenant_id)
@@ -138,7 +166,7 @@ def _serve(
         body = _parse_json(raw) if raw is not None else None
     except ScimError as error:
         return _error(error)
-    call = Call(
+    return Call(
         server=server,
         tenant_id=tenant_id,
         method=request.method,
@@ -147,7 +175,6 @@ def _serve(
         headers=request.headers,
         body=body,
     )
-    return dispatch(handler, call)
 
 
 def dispatch(handler: Handler, call: Call) -> Response:

@@ -282,11 +282,6 @@ class IdentityApplier:
         if self._thread is None:
             self.start()
 
-    @property
-    def applying(self) -> bool:
-        """Whether an apply is under way (it holds SQLite's write lock in turns)."""
-        return self._busy
-
     def flush(self, timeout: float = 30.0) -> None:
         """Wait until every change notified so far is applied (tests, shutdown)."""
         deadline = time.monotonic() + timeout

@@ -19,16 +19,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import (
     Engine,
     select,
 )
 
-from gateway.store.engine import read_transaction
+from gateway.store.engine import begin_write_now, read_transaction
 from gateway.store.queries import chunks, table
 from gateway.store.tables import utcnow
+
+if TYPE_CHECKING:
+    import sqlite3
 
 scim_users = table("scim_users")
 scim_groups = table("scim_groups")
@@ -329,15 +332,19 @@ _PG_SQL: dict[str, str] = {}
 
 
 @contextmanager
-def _write(engine: Engine) -> Iterator[_Tx]:
+def _write(engine: Engine, *, wait: bool) -> Iterator[_Tx]:
     postgres = engine.dialect.name == "postgresql"
     driver = engine.raw_connection()
     try:
         cursor = driver.cursor()
         try:
             if not postgres:
-                # Take the write lock up front, as write_transaction does.
-                cursor.execute("BEGIN IMMEDIATE")
+                # Take the write lock up front, as write_transaction does, or
+                # give way at once, as write_transaction_now does.
+                if wait:
+                    cursor.execute("BEGIN IMMEDIATE")
+                else:
+                    begin_write_now(cast("sqlite3.Connection", driver.driver_connection))
             try:
                 yield _Tx(cursor, postgres)
             except BaseException:
@@ -369,9 +376,15 @@ def create_resource(
     *,
     members: Sequence[str] = (),
     resource_id: str | None = None,
+    wait: bool = True,
 ) -> Stored:
     """Insert a user or group (with its members); raises :class:`UniquenessConflict`
-    or :class:`UnknownMembers` and then writes nothing."""
+    or :class:`UnknownMembers` and then writes nothing.
+
+    With ``wait=False`` (a caller on the event loop) a SQLite write lock held
+    elsewhere raises :class:`~gateway.store.engine.WriteLockBusy` at once, with
+    nothing done; the same holds for :func:`update_resource` and
+    :func:`delete_resource`."""
     kind = Kind.USER if isinstance(fields, UserFields) else Kind.GROUP
     now = utcnow()
     new = resource_id or new_id()
@@ -382,7 +395,7 @@ def create_resource(
         f"VALUES ({', '.join(':' + n for n in names)}) RETURNING seq"
     )
     try:
-        with _write(engine) as tx:
+        with _write(engine, wait=wait) as tx:
             stamp = tx.moment(now)
             values = {
                 "id": new,
@@ -411,13 +424,14 @@ def update_resource(
     build: Callable[[Stored], tuple[Fields | None, MemberChange]],
     *,
     if_match: int | None = None,
+    wait: bool = True,
 ) -> Stored:
     """Read a resource under a write lock, let ``build`` compute the new state
     (``None`` for no attribute change) and member changes, and store them as
     the next version; all of it or nothing."""
     fields: Fields | None = None
     try:
-        with _write(engine) as tx:
+        with _write(engine, wait=wait) as tx:
             current = _locked(tx, tenant_id, kind, resource_id)
             if if_match is not None and if_match != current.version:
                 raise VersionMismatch(resource_id)
@@ -449,12 +463,18 @@ def update_resource(
 
 
 def delete_resource(
-    engine: Engine, tenant_id: str, kind: Kind, resource_id: str, *, if_match: int | None = None
+    engine: Engine,
+    tenant_id: str,
+    kind: Kind,
+    resource_id: str,
+    *,
+    if_match: int | None = None,
+    wait: bool = True,
 ) -> None:
     """Delete a resource (its memberships go with it); the identity applier then
     deactivates the user or drops the group's tag and memberships."""
     member_column = "user_seq" if kind is Kind.USER else "group_seq"
-    with _write(engine) as tx:
+    with _write(engine, wait=wait) as tx:
         current = _locked(tx, tenant_id, kind, resource_id)
         if if_match is not None and if_match != current.version:
             raise VersionMismatch(resource_id)
