@@ -29,6 +29,7 @@ from scim.discovery import Discovery, build_discovery
 from scim.errors import ScimError, quote
 from scim.ratelimit import RateLimiter, retry_after_header
 from scim.responses import error_response
+from scim.turns import Turns
 
 logger = logging.getLogger("gateway.scim")
 
@@ -52,6 +53,7 @@ class ScimServer:
         # runs on the event loop when the lock is free at once, and waits for
         # it in a worker thread when another transaction holds it.
         self.inline = services.engine.dialect.name == "sqlite"
+        self.turns = Turns()
         self.applier = IdentityApplier(
             services.engine, delay=services.settings.scim_identity_apply_delay_seconds
         )
@@ -104,28 +106,32 @@ def endpoint(
     ``params`` are added to the path parameters (the resource kind).
 
     On SQLite, reads and ``short_write`` handlers (one resource) run on the
-    event loop when the token is remembered (no database read to check it); a
-    write that finds SQLite's write lock held elsewhere moves to a worker
-    thread and waits there. Everything else runs in a worker thread."""
+    event loop, taking turns (:mod:`scim.turns`); an unremembered token is
+    checked in a worker thread first (a database read). A write that finds
+    SQLite's write lock held elsewhere tries again on the loop a little later
+    and, when the lock stays held, waits for it in a worker thread. Everything
+    else runs in a worker thread."""
     fixed = dict(params or {})
 
     async def run(request: Request) -> Response:
         try:
             body = await _read_body(request, server.settings.max_body_bytes) if reads_body else None
-            if (
-                server.inline
-                and (request.method == "GET" or short_write)
-                and server.tokens.remembered(request.headers.get("authorization"))
-            ):
-                prepared = _prepare(server, request, body, fixed)
+            if not (server.inline and (request.method == "GET" or short_write)):
+                return await anyio.to_thread.run_sync(_serve, server, handler, request, body, fixed)
+            authorization = request.headers.get("authorization")
+            if server.tokens.remembered(authorization):
+                tenant_id = server.tokens.tenant_for(authorization)
+            else:
+                tenant_id = await anyio.to_thread.run_sync(server.tokens.tenant_for, authorization)
+            async with server.turns:
+                prepared = _prepare(server, request, body, fixed, tenant_id)
                 if isinstance(prepared, Response):
                     return prepared
                 try:
                     return dispatch(handler, replace(prepared, on_loop=True))
                 except WriteLockBusy:
                     pass
-                return await anyio.to_thread.run_sync(dispatch, handler, prepared)
-            return await anyio.to_thread.run_sync(_serve, server, handler, request, body, fixed)
+            return await _when_the_lock_is_free(server, handler, prepared)
         except ScimError as error:
             return _error(error)
         except Exception:
@@ -137,6 +143,30 @@ def endpoint(
     return run
 
 
+# Pauses before each new try on the event loop, about a quarter of a second in
+# all: an identity apply holds the write lock for a few milliseconds at a time.
+_RETRY_PAUSES = (0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128)
+
+
+async def _when_the_lock_is_free(server: ScimServer, handler: Handler, call: Call) -> Response:
+    """Run a write that found SQLite's write lock held elsewhere.
+
+    It tries again on the event loop, in turn, a little later each time. It is
+    not handed to a worker thread at once: a thread holds the lock while it
+    waits for the GIL, so this process's next on-loop writes would find the
+    lock held in turn and follow it into threads, where they wait in SQLite's
+    busy handler (sleeps of up to 100 ms) for one another. Only a lock held
+    for longer (another process's transaction) is waited for in a thread."""
+    for pause in _RETRY_PAUSES:
+        await anyio.sleep(pause)
+        async with server.turns:
+            try:
+                return dispatch(handler, replace(call, on_loop=True))
+            except WriteLockBusy:
+                pass
+    return await anyio.to_thread.run_sync(dispatch, handler, call)
+
+
 def _serve(
     server: ScimServer,
     handler: Handler,
@@ -144,7 +174,11 @@ def _serve(
     raw: bytes | None,
     fixed: dict[str, str],
 ) -> Response:
-    prepared = _prepare(server, request, raw, fixed)
+    try:
+        tenant_id = server.tokens.tenant_for(request.headers.get("authorization"))
+    except ScimError as error:
+        return _error(error)
+    prepared = _prepare(server, request, raw, fixed, tenant_id)
     return prepared if isinstance(prepared, Response) else dispatch(handler, prepared)
 
 
@@ -153,10 +187,10 @@ def _prepare(
     request: Request,
     raw: bytes | None,
     fixed: dict[str, str],
+    tenant_id: str,
 ) -> Call | Response:
-    """The request's tenant (by token), rate limit and body: a call, or the error answer."""
+    """The tenant's rate limit and the request's body: a call, or the error answer."""
     try:
-        tenant_id = server.tokens.tenant_for(request.headers.get("authorization"))
         wait = server.limiter.acquire(tenant_id)
         if wait > 0:
             return error_response(
