@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+import time
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -33,6 +35,10 @@ from scim.turns import Turns
 
 logger = logging.getLogger("gateway.scim")
 
+# A moment without requests: between two of Entra's (about 25 a second at
+# most) there are such moments, in a burst of concurrent requests there are not.
+_QUIET_SECONDS = 0.02
+
 
 class ScimServer:
     """The long-lived parts of the SCIM app."""
@@ -54,9 +60,28 @@ class ScimServer:
         # it in a worker thread when another transaction holds it.
         self.inline = services.engine.dialect.name == "sqlite"
         self.turns = Turns()
+        self.in_flight = 0
+        self._last_served = 0.0
         self.applier = IdentityApplier(
-            services.engine, delay=services.settings.scim_identity_apply_delay_seconds
+            services.engine,
+            delay=services.settings.scim_identity_apply_delay_seconds,
+            quiet=self.quiet,
         )
+
+    def quiet(self) -> bool:
+        """Whether no SCIM request is being served, nor was in the last moment
+        (the identity applier's background applies wait for such a moment)."""
+        return self.in_flight == 0 and time.monotonic() - self._last_served >= _QUIET_SECONDS
+
+    @contextmanager
+    def serving(self) -> Iterator[None]:
+        """Count a request in flight (on the event loop's thread)."""
+        self.in_flight += 1
+        try:
+            yield
+        finally:
+            self.in_flight -= 1
+            self._last_served = time.monotonic()
 
     def changed(self, tenant_id: str) -> None:
         """A request committed resource changes: let the identity applier know."""
@@ -114,6 +139,10 @@ def endpoint(
     fixed = dict(params or {})
 
     async def run(request: Request) -> Response:
+        with server.serving():
+            return await serve(request)
+
+    async def serve(request: Request) -> Response:
         try:
             body = await _read_body(request, server.settings.max_body_bytes) if reads_body else None
             if not (server.inline and (request.method == "GET" or short_write)):
