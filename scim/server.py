@@ -131,7 +131,7 @@ def endpoint(
     ``params`` are added to the path parameters (the resource kind).
 
     On SQLite, reads and ``short_write`` handlers (one resource) run on the
-    event loop, taking turns (:mod:`scim.turns`); an unremembered token is
+    event loop, in turns (:mod:`scim.turns`); an unremembered token is
     checked in a worker thread first (a database read). A write that finds
     SQLite's write lock held elsewhere tries again on the loop a little later
     and, when the lock stays held, waits for it in a worker thread. Everything
@@ -152,15 +152,17 @@ def endpoint(
                 tenant_id = server.tokens.tenant_for(authorization)
             else:
                 tenant_id = await anyio.to_thread.run_sync(server.tokens.tenant_for, authorization)
-            async with server.turns:
+
+            def first_try() -> Response | Call:
                 prepared = _prepare(server, request, body, fixed, tenant_id)
                 if isinstance(prepared, Response):
                     return prepared
-                try:
-                    return dispatch(handler, replace(prepared, on_loop=True))
-                except WriteLockBusy:
-                    pass
-            return await _when_the_lock_is_free(server, handler, prepared)
+                return _on_loop(handler, prepared)
+
+            answer = await server.turns.run(first_try)
+            if isinstance(answer, Response):
+                return answer
+            return await _when_the_lock_is_free(server, handler, answer)
         except ScimError as error:
             return _error(error)
         except Exception:
@@ -188,12 +190,18 @@ async def _when_the_lock_is_free(server: ScimServer, handler: Handler, call: Cal
     for longer (another process's transaction) is waited for in a thread."""
     for pause in _RETRY_PAUSES:
         await anyio.sleep(pause)
-        async with server.turns:
-            try:
-                return dispatch(handler, replace(call, on_loop=True))
-            except WriteLockBusy:
-                pass
+        answer = await server.turns.run(lambda: _on_loop(handler, call))
+        if isinstance(answer, Response):
+            return answer
     return await anyio.to_thread.run_sync(dispatch, handler, call)
+
+
+def _on_loop(handler: Handler, call: Call) -> Response | Call:
+    """The handler's answer, or the call back when SQLite's write lock is held elsewhere."""
+    try:
+        return dispatch(handler, replace(call, on_loop=True))
+    except WriteLockBusy:
+        return call
 
 
 def _serve(
