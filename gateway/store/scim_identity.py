@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Engine, and_, delete, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from gateway.identity.emails import primary_email_from_scim
@@ -36,7 +36,7 @@ from gateway.identity.object_ids import entra_object_id
 from gateway.store.apply import ApplyOptions, ApplyResult, apply_changes
 from gateway.store.engine import read_transaction, write_transaction
 from gateway.store.queries import chunks, table
-from gateway.store.scim_resources import scim_changes, scim_groups, scim_users
+from gateway.store.scim_resources import scim_changes, scim_groups
 from gateway.store.scim_runs import record_push
 from gateway.store.tables import utcnow
 
@@ -68,10 +68,10 @@ def source_user(
     display_name: str | None,
     active: bool,
     external_id: str | None,
-    resource: dict[str, Any],
+    emails: Any,
 ) -> SourceUser:
-    """What the identity store needs of a SCIM user (rules 2-4)."""
-    emails = resource.get("emails")
+    """What the identity store needs of a SCIM user (rules 2-4); ``emails`` is
+    the resource's ``emails`` value."""
     entries = [e for e in emails if isinstance(e, dict)] if isinstance(emails, list) else []
     return SourceUser(
         external_id=resource_id,
@@ -171,27 +171,49 @@ def _read_batch(engine: Engine, tenant_id: str, max_rows: int, up_to: int | None
     return batch
 
 
+# The users named in ``:ids`` (one bound value) and the ``emails`` of each,
+# taken out of the stored JSON by the database. On SQLite the id index is named:
+# without statistics SQLite would rather read all of the tenant's users through
+# the tenant index and test each against the list.
+_USERS_SQL = {
+    "sqlite": text(
+        "SELECT id, user_name, display_name, active, external_id,"
+        " json_extract(resource, '$.emails')"
+        " FROM scim_users INDEXED BY ux_scim_users_id"
+        " WHERE id IN (SELECT value FROM json_each(:ids)) AND tenant_id = :t"
+    ),
+    "postgresql": text(
+        "SELECT id, user_name, display_name, active, external_id,"
+        " CAST(resource AS jsonb) -> 'emails'"
+        " FROM scim_users"
+        " WHERE id IN (SELECT unnest(CAST(:ids AS text[]))) AND tenant_id = :t"
+    ),
+}
+
+
 def _users(
     engine: Engine, tenant_id: str, ids: Iterable[str]
 ) -> tuple[list[SourceUser], list[str]]:
     wanted = sorted(ids)
-    found: list[SourceUser] = []
+    if not wanted:
+        return [], []
+    sqlite = engine.dialect.name == "sqlite"
     with read_transaction(engine) as conn:
-        for part in chunks(wanted):
-            rows = conn.execute(
-                select(
-                    scim_users.c.id,
-                    scim_users.c.user_name,
-                    scim_users.c.display_name,
-                    scim_users.c.active,
-                    scim_users.c.external_id,
-                    scim_users.c.resource,
-                ).where(scim_users.c.tenant_id == tenant_id, scim_users.c.id.in_(part))
-            )
-            found.extend(
-                source_user(rid, name, display, bool(active), ext, json.loads(resource))
-                for rid, name, display, active, ext, resource in rows
-            )
+        rows = conn.execute(
+            _USERS_SQL[engine.dialect.name],
+            {"t": tenant_id, "ids": json.dumps(wanted) if sqlite else wanted},
+        ).all()
+    found = [
+        source_user(
+            rid,
+            name,
+            display,
+            bool(active),
+            ext,
+            json.loads(emails) if isinstance(emails, str) else emails,
+        )
+        for rid, name, display, active, ext, emails in rows
+    ]
     present = {user.external_id for user in found}
     return found, [user_id for user_id in wanted if user_id not in present]
 
