@@ -284,9 +284,9 @@ class IdentityApplier:
     ``max_defer`` seconds in a round, and after each the requests get the GIL
     and the write lock for at least as long as it took. A change is therefore
     applied at most ``delay`` + ``max_defer`` + one round after its request
-    (a round takes about 0.15 s per 1,000 changes on a quiet machine, twice
-    that when the deferral is used up under load); one that fails is tried
-    again a second later at the earliest, without waiting for another request.
+    (a round takes 0.1-0.2 s per 1,000 changes on a quiet machine, its pauses
+    included); one that fails is tried again a second later at the earliest,
+    without waiting for another request.
     """
 
     def __init__(
