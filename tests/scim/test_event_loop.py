@@ -50,11 +50,9 @@ def test_a_write_that_may_not_wait_gives_way_at_once_and_writes_nothing(
 ) -> None:
     tenant = create_tenant(sqlite_engine, "Contoso", actor="test")
     fields = user_fields(entra_user("ann"))
-    with write_lock_held(sqlite_engine):
-        started = time.monotonic()
-        with pytest.raises(WriteLockBusy):
-            create_resource(sqlite_engine, tenant.id, fields, wait=False)
-        assert time.monotonic() - started < 1
+    # Waiting would outlast the holder, which lets go only after the block.
+    with write_lock_held(sqlite_engine), pytest.raises(WriteLockBusy):
+        create_resource(sqlite_engine, tenant.id, fields, wait=False)
     found = search_resources(sqlite_engine, tenant.id, Kind.USER, condition=None)
     assert found.total == 0
     create_resource(sqlite_engine, tenant.id, fields, wait=False)
@@ -86,9 +84,8 @@ def test_a_write_waits_for_a_held_write_lock_off_the_event_loop(
             writer.start()
             time.sleep(0.3)
             assert writer.is_alive(), "the write did not wait for the lock"
-            started = time.monotonic()
+            # The event loop still answers while the write waits.
             with httpx.Client(base_url=live.base_url, headers=headers, timeout=5) as other:
                 assert other.get("/Users").status_code == 200
-            assert time.monotonic() - started < 2
         writer.join(30)
     assert answers["post"].status_code == 201, answers["post"].text
