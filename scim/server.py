@@ -56,8 +56,8 @@ class ScimServer:
         # Under WAL a SQLite read never waits for a writer, and handing it to a
         # worker thread costs more CPU than the read itself. A one-resource
         # write takes well under a millisecond once it has the write lock: it
-        # runs on the event loop when the lock is free at once, and waits for
-        # it in a worker thread when another transaction holds it.
+        # runs on the event loop when the lock is free at once, and otherwise
+        # tries again there a little later before it waits in a worker thread.
         self.inline = services.engine.dialect.name == "sqlite"
         self.turns = Turns()
         self.in_flight = 0
@@ -175,7 +175,7 @@ def endpoint(
 
 
 # Pauses before each new try on the event loop, about a quarter of a second in
-# all: an identity apply holds the write lock for a few milliseconds at a time.
+# all: an identity apply holds the write lock for tens of milliseconds at most.
 _RETRY_PAUSES = (0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128)
 
 
