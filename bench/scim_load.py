@@ -12,8 +12,10 @@ requests in flight, sent by as many client processes with one keep-alive
 connection each. Per operation it prints the server's CPU time per request
 (user + system time of the server process from ``/proc/<pid>/stat``, so the
 load generator's own CPU is not counted; this server's background identity
-applies are included, as the CPU they take until the server is idle again
-after the phase), throughput, p50/p99 latency as the client sees it, and errors.
+applies are included, as the CPU they take until the server has been idle for
+longer than its identity apply delay after the phase, so that each phase's
+applies count with it), throughput, p50/p99 latency as the client sees it,
+and errors.
 """
 
 from __future__ import annotations
@@ -82,6 +84,10 @@ class Server:
     process: subprocess.Popen[bytes]
     base_url: str
     token: str | None
+    # Idle seconds that end a phase. This service applies a phase's identity
+    # changes in the background after gathering them for its apply delay, idle
+    # meanwhile: a shorter wait would count them in the next phase.
+    settle: float = 0.3
 
     def cpu_seconds(self) -> float:
         """User + system CPU of the server process (all its threads)."""
@@ -144,6 +150,11 @@ def serve(name: str, workdir: Path) -> Iterator[Server]:
     process = subprocess.Popen(argv, pass_fds=(sock.fileno(),))
     sock.close()
     server = Server(name, process, base, token)
+    if name == "ours":
+        from gateway.settings import Settings
+
+        delay = Settings(database_url=url, secret_keys=keys).scim_identity_apply_delay_seconds
+        server.settle = delay + 0.5
     try:
         _wait_ready(server)
         yield server
@@ -305,14 +316,17 @@ class Load:
         return phase, answers
 
     def _settled_cpu(self) -> float:
-        """The server's CPU once it is idle again (background work included)."""
+        """The server's CPU once it has been idle for ``server.settle`` seconds
+        (its background work included)."""
         last = self.server.cpu_seconds()
+        idle_since = time.perf_counter()
         while True:
-            time.sleep(0.3)
+            time.sleep(0.1)
             now = self.server.cpu_seconds()
-            if now - last < 0.005:
+            if now - last >= 0.005:
+                last, idle_since = now, time.perf_counter()
+            elif time.perf_counter() - idle_since >= self.server.settle:
                 return now
-            last = now
 
 
 def _json(body: Any) -> bytes:

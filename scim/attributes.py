@@ -203,6 +203,9 @@ class AttributeRef:
         return f"{self.schema}:{text}" if self.schema else text
 
 
+_MAX_LOOKUPS = 1024
+
+
 # Compared and hashed by identity: parsers cache their results per resource type.
 @dataclass(frozen=True, slots=True, eq=False)
 class ResourceType:
@@ -214,6 +217,8 @@ class ResourceType:
     schema: SchemaDef
     extensions: tuple[Extension, ...] = ()
     _by_urn: dict[str, SchemaDef] = field(init=False, repr=False, default_factory=dict)
+    # Paths resolved so far: every request body names the same few dozen.
+    _lookups: dict[str, AttributeRef | None] = field(init=False, repr=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self._by_urn.update({schema.id.casefold(): schema for schema in self.schemas})
@@ -265,6 +270,18 @@ class ResourceType:
 
     def lookup(self, text: str) -> AttributeRef | None:
         """Resolve ``attr``, ``attr.sub`` or ``urn:…:attr[.sub]``; ``None`` if unknown."""
+        try:
+            return self._lookups[text]
+        except KeyError:
+            pass
+        found = self._lookup(text)
+        if len(self._lookups) >= _MAX_LOOKUPS:
+            # Paths come from clients: keep the cache bounded.
+            self._lookups.clear()
+        self._lookups[text] = found
+        return found
+
+    def _lookup(self, text: str) -> AttributeRef | None:
         schema_urn: str | None = None
         rest = text
         if text[:4].casefold() == "urn:":

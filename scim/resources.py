@@ -145,8 +145,19 @@ def render_text(
         parts.append(inner)
     for key, value in (extra or {}).items():
         parts.append(f"{dumps(key)}:{dumps(value)}")
-    parts.append(f'"meta":{dumps(meta(base_url, kind, stored))}')
+    parts.append(f'"meta":{_meta_text(base_url, kind, stored)}')
     return "{" + ",".join(parts) + "}"
+
+
+def _meta_text(base_url: str, kind: Kind, stored: Stored) -> str:
+    """:func:`meta` as JSON text, without building and encoding a dict (a page
+    of resources renders a hundred)."""
+    return (
+        f'{{"resourceType":"{RESOURCE_TYPES[kind].name}",'
+        f'"created":"{iso(stored.created_at)}","lastModified":"{iso(stored.updated_at)}",'
+        f'"location":{dumps(location(base_url, kind, stored.id))},'
+        f'"version":"W/\\"{stored.version}\\""}}'
+    )
 
 
 def render(

@@ -14,9 +14,13 @@ SCIM_MEDIA_TYPE = "application/scim+json"
 LIST_RESPONSE_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 
 
+# json.dumps builds an encoder on every call when given options; one is enough.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def dumps(body: Any) -> str:
     """Compact JSON, non-ASCII kept as is (the body is UTF-8)."""
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    return _ENCODER.encode(body)
 
 
 def scim_response(

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+import time
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from typing import Any
 
 import anyio
@@ -16,6 +18,7 @@ from starlette.responses import Response
 
 from gateway.services import Services
 from gateway.settings import Settings
+from gateway.store.engine import WriteLockBusy
 from gateway.store.scim_identity import IdentityApplier
 from gateway.store.scim_resources import (
     ResourceNotFound,
@@ -28,8 +31,13 @@ from scim.discovery import Discovery, build_discovery
 from scim.errors import ScimError, quote
 from scim.ratelimit import RateLimiter, retry_after_header
 from scim.responses import error_response
+from scim.turns import Turns
 
 logger = logging.getLogger("gateway.scim")
+
+# A moment without requests: between two of Entra's (about 25 a second at
+# most) there are such moments, in a burst of concurrent requests there are not.
+_QUIET_SECONDS = 0.02
 
 
 class ScimServer:
@@ -47,13 +55,33 @@ class ScimServer:
         self.tokens = TokenCheck(services.engine)
         # Under WAL a SQLite read never waits for a writer, and handing it to a
         # worker thread costs more CPU than the read itself. A one-resource
-        # write takes well under a millisecond once it has the write lock, and
-        # on the event loop this process's writes queue there rather than on
-        # SQLite's busy handler (which sleeps in steps of up to 100 ms).
+        # write takes well under a millisecond once it has the write lock: it
+        # runs on the event loop when the lock is free at once, and otherwise
+        # tries again there a little later before it waits in a worker thread.
         self.inline = services.engine.dialect.name == "sqlite"
+        self.turns = Turns()
+        self.in_flight = 0
+        self._last_served = 0.0
         self.applier = IdentityApplier(
-            services.engine, delay=services.settings.scim_identity_apply_delay_seconds
+            services.engine,
+            delay=services.settings.scim_identity_apply_delay_seconds,
+            quiet=self.quiet,
         )
+
+    def quiet(self) -> bool:
+        """Whether no SCIM request is being served, nor was in the last moment
+        (the identity applier's background applies wait for such a moment)."""
+        return self.in_flight == 0 and time.monotonic() - self._last_served >= _QUIET_SECONDS
+
+    @contextmanager
+    def serving(self) -> Iterator[None]:
+        """Count a request in flight (on the event loop's thread)."""
+        self.in_flight += 1
+        try:
+            yield
+        finally:
+            self.in_flight -= 1
+            self._last_served = time.monotonic()
 
     def changed(self, tenant_id: str) -> None:
         """A request committed resource changes: let the identity applier know."""
@@ -71,6 +99,15 @@ class Call:
     query: Mapping[str, str]
     headers: Mapping[str, str]
     body: Any
+    # On the event loop a write must not wait for SQLite's write lock.
+    on_loop: bool = False
+
+    @property
+    def waits(self) -> bool:
+        """Whether the handler's writes may wait for a write lock held elsewhere;
+        when not, they raise ``WriteLockBusy`` and the request moves to a worker
+        thread."""
+        return not self.on_loop
 
     def json_object(self) -> dict[str, Any]:
         if not isinstance(self.body, dict):
@@ -94,21 +131,38 @@ def endpoint(
     ``params`` are added to the path parameters (the resource kind).
 
     On SQLite, reads and ``short_write`` handlers (one resource) run on the
-    event loop when the token is remembered (no database read to check it)
-    and, for writes, no identity apply holds the write lock; everything else
-    runs in a worker thread."""
+    event loop, in turns (:mod:`scim.turns`); an unremembered token is
+    checked in a worker thread first (a database read). A write that finds
+    SQLite's write lock held elsewhere tries again on the loop a little later
+    and, when the lock stays held, waits for it in a worker thread. Everything
+    else runs in a worker thread."""
     fixed = dict(params or {})
 
     async def run(request: Request) -> Response:
+        with server.serving():
+            return await serve(request)
+
+    async def serve(request: Request) -> Response:
         try:
             body = await _read_body(request, server.settings.max_body_bytes) if reads_body else None
-            if (
-                server.inline
-                and (request.method == "GET" or (short_write and not server.applier.applying))
-                and server.tokens.remembered(request.headers.get("authorization"))
-            ):
-                return _serve(server, handler, request, body, fixed)
-            return await anyio.to_thread.run_sync(_serve, server, handler, request, body, fixed)
+            if not (server.inline and (request.method == "GET" or short_write)):
+                return await anyio.to_thread.run_sync(_serve, server, handler, request, body, fixed)
+            authorization = request.headers.get("authorization")
+            if server.tokens.remembered(authorization):
+                tenant_id = server.tokens.tenant_for(authorization)
+            else:
+                tenant_id = await anyio.to_thread.run_sync(server.tokens.tenant_for, authorization)
+
+            def first_try() -> Response | Call:
+                prepared = _prepare(server, request, body, fixed, tenant_id)
+                if isinstance(prepared, Response):
+                    return prepared
+                return _on_loop(handler, prepared)
+
+            answer = await server.turns.run(first_try)
+            if isinstance(answer, Response):
+                return answer
+            return await _when_the_lock_is_free(server, handler, answer)
         except ScimError as error:
             return _error(error)
         except Exception:
@@ -120,6 +174,36 @@ def endpoint(
     return run
 
 
+# Pauses before each new try on the event loop, about a quarter of a second in
+# all: an identity apply holds the write lock for tens of milliseconds at most.
+_RETRY_PAUSES = (0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128)
+
+
+async def _when_the_lock_is_free(server: ScimServer, handler: Handler, call: Call) -> Response:
+    """Run a write that found SQLite's write lock held elsewhere.
+
+    It tries again on the event loop, in turn, a little later each time. It is
+    not handed to a worker thread at once: a thread holds the lock while it
+    waits for the GIL, so this process's next on-loop writes would find the
+    lock held in turn and follow it into threads, where they wait in SQLite's
+    busy handler (sleeps of up to 100 ms) for one another. Only a lock held
+    for longer (another process's transaction) is waited for in a thread."""
+    for pause in _RETRY_PAUSES:
+        await anyio.sleep(pause)
+        answer = await server.turns.run(lambda: _on_loop(handler, call))
+        if isinstance(answer, Response):
+            return answer
+    return await anyio.to_thread.run_sync(dispatch, handler, call)
+
+
+def _on_loop(handler: Handler, call: Call) -> Response | Call:
+    """The handler's answer, or the call back when SQLite's write lock is held elsewhere."""
+    try:
+        return dispatch(handler, replace(call, on_loop=True))
+    except WriteLockBusy:
+        return call
+
+
 def _serve(
     server: ScimServer,
     handler: Handler,
@@ -129,6 +213,21 @@ def _serve(
 ) -> Response:
     try:
         tenant_id = server.tokens.tenant_for(request.headers.get("authorization"))
+    except ScimError as error:
+        return _error(error)
+    prepared = _prepare(server, request, raw, fixed, tenant_id)
+    return prepared if isinstance(prepared, Response) else dispatch(handler, prepared)
+
+
+def _prepare(
+    server: ScimServer,
+    request: Request,
+    raw: bytes | None,
+    fixed: dict[str, str],
+    tenant_id: str,
+) -> Call | Response:
+    """The tenant's rate limit and the request's body: a call, or the error answer."""
+    try:
         wait = server.limiter.acquire(tenant_id)
         if wait > 0:
             return error_response(
@@ -138,7 +237,7 @@ def _serve(
         body = _parse_json(raw) if raw is not None else None
     except ScimError as error:
         return _error(error)
-    call = Call(
+    return Call(
         server=server,
         tenant_id=tenant_id,
         method=request.method,
@@ -147,7 +246,6 @@ def _serve(
         headers=request.headers,
         body=body,
     )
-    return dispatch(handler, call)
 
 
 def dispatch(handler: Handler, call: Call) -> Response:

@@ -57,16 +57,18 @@ def _sqlite_on_begin(connection: Any) -> None:
     # readers stay DEFERRED and run beside a writer under WAL.
     options = connection.get_execution_options()
     if options.get("gateway_write_now"):
-        _begin_immediate_now(connection.connection.driver_connection)
+        begin_write_now(connection.connection.driver_connection)
     elif options.get("gateway_write"):
         connection.exec_driver_sql("BEGIN IMMEDIATE")
     else:
         connection.exec_driver_sql("BEGIN")
 
 
-def _begin_immediate_now(raw: sqlite3.Connection) -> None:
-    # No busy wait: a caller on the event loop must not sleep in SQLite's busy
-    # handler while a long transaction (an identity apply) holds the lock.
+def begin_write_now(raw: sqlite3.Connection) -> None:
+    """``BEGIN IMMEDIATE`` on a SQLite driver connection without a busy wait;
+    raises :class:`WriteLockBusy` (having begun nothing) when the write lock is
+    held elsewhere. A caller on the event loop must not sleep in SQLite's busy
+    handler while another transaction (an identity apply) holds the lock."""
     raw.execute("PRAGMA busy_timeout=0")
     try:
         raw.execute("BEGIN IMMEDIATE")

@@ -11,23 +11,27 @@ changes never rewrite a list and none is lost.
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import (
     Engine,
     select,
 )
 
-from gateway.store.engine import read_transaction
+from gateway.store.engine import begin_write_now, read_transaction
 from gateway.store.queries import chunks, table
 from gateway.store.tables import utcnow
+
+if TYPE_CHECKING:
+    import sqlite3
 
 scim_users = table("scim_users")
 scim_groups = table("scim_groups")
@@ -328,15 +332,19 @@ _PG_SQL: dict[str, str] = {}
 
 
 @contextmanager
-def _write(engine: Engine) -> Iterator[_Tx]:
+def _write(engine: Engine, *, wait: bool) -> Iterator[_Tx]:
     postgres = engine.dialect.name == "postgresql"
     driver = engine.raw_connection()
     try:
         cursor = driver.cursor()
         try:
             if not postgres:
-                # Take the write lock up front, as write_transaction does.
-                cursor.execute("BEGIN IMMEDIATE")
+                # Take the write lock up front, as write_transaction does, or
+                # give way at once, as write_transaction_now does.
+                if wait:
+                    cursor.execute("BEGIN IMMEDIATE")
+                else:
+                    begin_write_now(cast("sqlite3.Connection", driver.driver_connection))
             try:
                 yield _Tx(cursor, postgres)
             except BaseException:
@@ -368,9 +376,15 @@ def create_resource(
     *,
     members: Sequence[str] = (),
     resource_id: str | None = None,
+    wait: bool = True,
 ) -> Stored:
     """Insert a user or group (with its members); raises :class:`UniquenessConflict`
-    or :class:`UnknownMembers` and then writes nothing."""
+    or :class:`UnknownMembers` and then writes nothing.
+
+    With ``wait=False`` (a caller on the event loop) a SQLite write lock held
+    elsewhere raises :class:`~gateway.store.engine.WriteLockBusy` at once, with
+    nothing done; the same holds for :func:`update_resource` and
+    :func:`delete_resource`."""
     kind = Kind.USER if isinstance(fields, UserFields) else Kind.GROUP
     now = utcnow()
     new = resource_id or new_id()
@@ -381,7 +395,7 @@ def create_resource(
         f"VALUES ({', '.join(':' + n for n in names)}) RETURNING seq"
     )
     try:
-        with _write(engine) as tx:
+        with _write(engine, wait=wait) as tx:
             stamp = tx.moment(now)
             values = {
                 "id": new,
@@ -410,13 +424,14 @@ def update_resource(
     build: Callable[[Stored], tuple[Fields | None, MemberChange]],
     *,
     if_match: int | None = None,
+    wait: bool = True,
 ) -> Stored:
     """Read a resource under a write lock, let ``build`` compute the new state
     (``None`` for no attribute change) and member changes, and store them as
     the next version; all of it or nothing."""
     fields: Fields | None = None
     try:
-        with _write(engine) as tx:
+        with _write(engine, wait=wait) as tx:
             current = _locked(tx, tenant_id, kind, resource_id)
             if if_match is not None and if_match != current.version:
                 raise VersionMismatch(resource_id)
@@ -448,12 +463,18 @@ def update_resource(
 
 
 def delete_resource(
-    engine: Engine, tenant_id: str, kind: Kind, resource_id: str, *, if_match: int | None = None
+    engine: Engine,
+    tenant_id: str,
+    kind: Kind,
+    resource_id: str,
+    *,
+    if_match: int | None = None,
+    wait: bool = True,
 ) -> None:
     """Delete a resource (its memberships go with it); the identity applier then
     deactivates the user or drops the group's tag and memberships."""
     member_column = "user_seq" if kind is Kind.USER else "group_seq"
-    with _write(engine) as tx:
+    with _write(engine, wait=wait) as tx:
         current = _locked(tx, tenant_id, kind, resource_id)
         if if_match is not None and if_match != current.version:
             raise VersionMismatch(resource_id)
@@ -493,67 +514,86 @@ def _log(tx: _Tx, tenant_id: str, kind: Kind, resource_id: str) -> None:
     )
 
 
-def _user_seqs(tx: _Tx, tenant_id: str, ids: Iterable[str]) -> dict[str, int]:
-    wanted = list(dict.fromkeys(ids))
-    found: dict[str, int] = {}
-    for part in chunks(wanted):
-        names = [f"u{i}" for i in range(len(part))]
-        rows = tx.execute(
-            f"SELECT id, seq FROM scim_users WHERE tenant_id = :t "
-            f"AND id IN ({', '.join(':' + n for n in names)})",
-            {"t": tenant_id, **dict(zip(names, part, strict=True))},
-        ).fetchall()
-        found.update({user_id: seq for user_id, seq in rows})
-    return found
+def _id_list(tx: _Tx) -> str:
+    """A subquery of the ids bound as the one parameter ``:ids`` (see
+    :func:`_ids_value`): a thousand members cost one bound value, not a
+    thousand named parameters, which SQLite binds one by one."""
+    if tx.postgres:
+        return "(SELECT unnest(CAST(:ids AS text[])) AS value)"
+    return "(SELECT value FROM json_each(:ids))"
+
+
+def _ids_value(tx: _Tx, ids: list[str]) -> Any:
+    return ids if tx.postgres else json.dumps(ids)
+
+
+def _users_named(tx: _Tx) -> str:
+    """``FROM`` the tenant's users whose ids are in ``:ids``, found by the id
+    index: without statistics SQLite would rather read all of the tenant's
+    users through the tenant index and test each against the list."""
+    index = "" if tx.postgres else " INDEXED BY ux_scim_users_id"
+    return f"FROM scim_users{index} WHERE id IN {_id_list(tx)} AND tenant_id = :t"
 
 
 def _change_members(
     tx: _Tx, tenant_id: str, group_seq: int, group_id: str, change: MemberChange
 ) -> None:
     """Apply member changes; adding a member that is there or removing one that
-    is gone changes nothing (Entra retries and repeats)."""
-    added = list(change.added)
-    removed = list(change.removed)
+    is gone changes nothing (Entra retries and repeats). Each kind of change is
+    one set-based statement for the rows and one for their change log."""
+    added = list(dict.fromkeys(change.added))
+    removed = list(dict.fromkeys(change.removed))
     if change.replaced is not None:
-        wanted = _user_seqs(tx, tenant_id, change.replaced)
-        _require_known(change.replaced, wanted)
-        current = dict(
-            tx.execute(
-                "SELECT u.id, u.seq FROM scim_users u JOIN scim_group_members m "
+        wanted = list(dict.fromkeys(change.replaced))
+        _require_known(tx, tenant_id, wanted)
+        current = {
+            user_id
+            for (user_id,) in tx.execute(
+                "SELECT u.id FROM scim_users u JOIN scim_group_members m "
                 "ON m.user_seq = u.seq WHERE m.group_seq = :g",
                 {"g": group_seq},
             ).fetchall()
-        )
+        }
+        kept = set(wanted)
         added = [user_id for user_id in wanted if user_id not in current]
-        removed = [user_id for user_id in current if user_id not in wanted]
-    seqs = _user_seqs(tx, tenant_id, [*added, *removed])
-    _require_known(added, seqs)
-    tx.executemany(
-        "INSERT INTO scim_group_members (group_seq, user_seq, tenant_id) "
-        "VALUES (:g, :u, :t) ON CONFLICT DO NOTHING",
-        [{"g": group_seq, "u": seqs[u], "t": tenant_id} for u in dict.fromkeys(added)],
-    )
-    tx.executemany(
-        "DELETE FROM scim_group_members WHERE group_seq = :g AND user_seq = :u",
-        [{"g": group_seq, "u": seqs[u]} for u in dict.fromkeys(removed) if u in seqs],
-    )
-    tx.executemany(
-        _INSERT_LOG,
-        [
-            *(
-                {"tenant_id": tenant_id, "kind": "member+", "resource_id": group_id, "member_id": u}
-                for u in dict.fromkeys(added)
-            ),
-            *(
-                {"tenant_id": tenant_id, "kind": "member-", "resource_id": group_id, "member_id": u}
-                for u in dict.fromkeys(removed)
-                if u in seqs
-            ),
-        ],
-    )
+        removed = [user_id for user_id in current if user_id not in kept]
+    ids = _id_list(tx)
+    users = _users_named(tx)
+    if added:
+        _require_known(tx, tenant_id, added)
+        params = {"t": tenant_id, "g": group_seq, "gid": group_id, "ids": _ids_value(tx, added)}
+        # The WHERE clause keeps SQLite's parser from reading ON CONFLICT as a join's ON.
+        tx.execute(
+            "INSERT INTO scim_group_members (group_seq, user_seq, tenant_id) "
+            f"SELECT :g, seq, tenant_id {users} ON CONFLICT DO NOTHING",
+            params,
+        )
+        tx.execute(
+            "INSERT INTO scim_changes (tenant_id, kind, resource_id, member_id) "
+            f"SELECT :t, 'member+', :gid, value FROM {ids} AS added",
+            params,
+        )
+    if removed:
+        params = {"t": tenant_id, "g": group_seq, "gid": group_id, "ids": _ids_value(tx, removed)}
+        tx.execute(
+            "DELETE FROM scim_group_members "
+            f"WHERE group_seq = :g AND user_seq IN (SELECT seq {users})",
+            params,
+        )
+        # Ids that name no user are not logged: there is no membership to remove.
+        tx.execute(
+            "INSERT INTO scim_changes (tenant_id, kind, resource_id, member_id) "
+            f"SELECT tenant_id, 'member-', :gid, id {users}",
+            params,
+        )
 
 
-def _require_known(ids: Iterable[str], known: dict[str, int]) -> None:
-    missing = [user_id for user_id in dict.fromkeys(ids) if user_id not in known]
-    if missing:
-        raise UnknownMembers(missing)
+def _require_known(tx: _Tx, tenant_id: str, ids: list[str]) -> None:
+    """Raise :class:`UnknownMembers` unless every one of ``ids`` (distinct) is a user."""
+    params = {"t": tenant_id, "ids": _ids_value(tx, ids)}
+    users = _users_named(tx)
+    (found,) = tx.execute(f"SELECT COUNT(*) {users}", params).fetchone()
+    if found == len(ids):
+        return
+    known = {user_id for (user_id,) in tx.execute(f"SELECT id {users}", params).fetchall()}
+    raise UnknownMembers([user_id for user_id in ids if user_id not in known])

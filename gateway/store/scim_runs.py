@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Engine, insert, select, update
 
 from gateway.identity.model import Source, SyncWarning
 from gateway.identity.rules import user_warnings
-from gateway.store.engine import write_transaction
+from gateway.store.engine import write_transaction, write_transaction_now
 from gateway.store.queries import table
 from gateway.store.tables import utcnow
 
@@ -77,10 +77,18 @@ def record_push(
     )
 
 
-def record_refusal(engine: Engine, tenant_id: str, user_name: str, external_id: str | None) -> None:
-    """Count a pushed user refused for want of a Primary Email (rule 2) in today's report."""
+def record_refusal(
+    engine: Engine,
+    tenant_id: str,
+    user_name: str,
+    external_id: str | None,
+    *,
+    wait: bool = True,
+) -> None:
+    """Count a pushed user refused for want of a Primary Email (rule 2) in today's
+    report; with ``wait=False`` a held SQLite write lock raises ``WriteLockBusy``."""
     warnings = user_warnings(external_id or user_name, None, user_name)
-    with write_transaction(engine) as conn:
+    with (write_transaction if wait else write_transaction_now)(engine) as conn:
         record_push(conn, tenant_id, {"users_refused": 1}, warnings)
 
 

@@ -108,7 +108,7 @@ def _user_fields(call: Call, resource: dict[str, Any]) -> UserFields:
     try:
         return user_fields(resource)
     except NoPrimaryEmailError as refused:
-        record_refusal(call.server.engine, call.tenant_id, refused.user_name, refused.external_id)
+        _record_refusal(call, refused)
         raise
 
 
@@ -116,11 +116,17 @@ def create(call: Call) -> Response:
     kind = _kind(call)
     resource = normalise_resource(call.json_object(), RESOURCE_TYPES[kind])
     if kind is Kind.USER:
-        stored = create_resource(call.server.engine, call.tenant_id, _user_fields(call, resource))
+        stored = create_resource(
+            call.server.engine, call.tenant_id, _user_fields(call, resource), wait=call.waits
+        )
     else:
         members = member_ids(resource.get("members"))
         stored = create_resource(
-            call.server.engine, call.tenant_id, group_fields(resource), members=members
+            call.server.engine,
+            call.tenant_id,
+            group_fields(resource),
+            members=members,
+            wait=call.waits,
         )
     call.server.changed(call.tenant_id)
     return _answer(call, kind, stored, 201)
@@ -142,6 +148,7 @@ def replace(call: Call) -> Response:
         call.path_params["id"],
         lambda _current: (fields, members),
         if_match=etags.parse_if_match(call.headers.get("if-match")),
+        wait=call.waits,
     )
     call.server.changed(call.tenant_id)
     return _answer(call, kind, stored)
@@ -175,10 +182,11 @@ def patch(call: Call) -> Response:
             call.path_params["id"],
             build,
             if_match=etags.parse_if_match(call.headers.get("if-match")),
+            wait=call.waits,
         )
     except NoPrimaryEmailError as refused:
         # Recorded once the resource's transaction is over (SQLite has one writer).
-        record_refusal(call.server.engine, call.tenant_id, refused.user_name, refused.external_id)
+        _record_refusal(call, refused)
         raise
     call.server.changed(call.tenant_id)
     if _wants_body(call):
@@ -194,12 +202,23 @@ def delete(call: Call) -> Response:
         kind,
         call.path_params["id"],
         if_match=etags.parse_if_match(call.headers.get("if-match")),
+        wait=call.waits,
     )
     call.server.changed(call.tenant_id)
     return empty_response(204)
 
 
 # -- helpers -----------------------------------------------------------------------
+
+
+def _record_refusal(call: Call, refused: NoPrimaryEmailError) -> None:
+    record_refusal(
+        call.server.engine,
+        call.tenant_id,
+        refused.user_name,
+        refused.external_id,
+        wait=call.waits,
+    )
 
 
 def _found(call: Call, kind: Kind) -> Stored:
@@ -231,7 +250,8 @@ def _wants_body(call: Call) -> bool:
 
 
 def _ids(values: Any) -> list[str]:
-    return member_ids(list(values)) if values else []
+    # The PATCH engine has checked each id already; only the trimming is left.
+    return [member.strip() for member in values] if values else []
 
 
 def _require_schema(body: dict[str, Any], urn: str) -> None:

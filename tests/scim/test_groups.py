@@ -65,3 +65,24 @@ def test_deleting_a_user_removes_it_from_its_groups(acme: Tenant) -> None:
     assert _members(acme, group) == [bob]
     found = acme.scim.get("/Groups", params={"filter": f'members[value eq "{bob}"]'}).json()
     assert found["totalResults"] == 1
+
+
+def test_a_member_add_naming_unknown_users_is_refused_whole(acme: Tenant) -> None:
+    ann, bob = (acme.scim.post("/Users", entra_user(n)).json()["id"] for n in ("ann", "bob"))
+    group = acme.scim.post("/Groups", entra_group("Sales", [ann])).json()["id"]
+    nobody = "00000000-0000-4000-8000-000000000000"
+    answer = acme.scim.patch(
+        f"/Groups/{group}",
+        [{"op": "add", "path": "members", "value": [{"value": bob}, {"value": nobody}]}],
+    )
+    assert answer.status_code == 400
+    assert answer.json()["scimType"] == "invalidValue"
+    assert nobody in answer.json()["detail"]
+    assert bob not in answer.json()["detail"]
+    assert _members(acme, group) == [ann]
+    # Removing an id that names no user changes nothing either.
+    answer = acme.scim.patch(
+        f"/Groups/{group}", [{"op": "remove", "path": "members", "value": [{"value": nobody}]}]
+    )
+    assert answer.status_code == 204
+    assert _members(acme, group) == [ann]

@@ -5,16 +5,27 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
+import time
 from pathlib import Path
+from typing import Any
 
+import pytest
 from sqlalchemy import Engine, func, select, update
+from sqlalchemy.exc import OperationalError
 
-from gateway.store import leases
+from gateway.store import leases, scim_identity
+from gateway.store.apply import ApplyResult
 from gateway.store.engine import read_transaction, write_transaction
 from gateway.store.leases import LeaseKind
 from gateway.store.queries import table
-from gateway.store.scim_identity import LEASE_SECONDS, IdentityApplier, drain_tenant
+from gateway.store.scim_identity import (
+    LEASE_SECONDS,
+    IdentityApplier,
+    drain_tenant,
+    last_change,
+)
 from gateway.store.scim_resources import (
+    GroupFields,
     Kind,
     MemberChange,
     UserFields,
@@ -109,3 +120,97 @@ def test_a_held_lease_keeps_other_processes_out(engine: Engine) -> None:
     assert _pending(engine) == 0
     page = list_users(engine, tenant.id, filters=UserFilter(email="ann@contoso.com"))
     assert len(page.items) == 1
+
+
+def _emails(engine: Engine, tenant_id: str) -> list[str]:
+    return sorted(u.primary_email for u in list_users(engine, tenant_id).items)
+
+
+def test_an_apply_takes_at_most_its_share_of_the_log_in_order(engine: Engine) -> None:
+    tenant = create_tenant(engine, "Contoso", actor="test")
+    for name in ("ann", "bob", "cara"):
+        create_resource(engine, tenant.id, _user(name))
+    assert drain_tenant(engine, tenant.id, holder="one", max_rows=2) is not None
+    assert _emails(engine, tenant.id) == ["ann@contoso.com", "bob@contoso.com"]
+    assert _pending(engine) == 1
+    last = last_change(engine, tenant.id)
+    assert last is not None
+    create_resource(engine, tenant.id, _user("dan"))
+    # A round applies what was logged when it began; dan waits for the next.
+    assert drain_tenant(engine, tenant.id, holder="one", up_to=last) is not None
+    assert drain_tenant(engine, tenant.id, holder="one", up_to=last) is None
+    assert _emails(engine, tenant.id) == [f"{n}@contoso.com" for n in ("ann", "bob", "cara")]
+    assert _pending(engine) == 1
+
+
+def test_memberships_split_over_applies_end_as_the_last_change_says(engine: Engine) -> None:
+    tenant = create_tenant(engine, "Contoso", actor="test")
+    ann = create_resource(engine, tenant.id, _user("ann"))
+    bob = create_resource(engine, tenant.id, _user("bob"))
+    group = create_resource(
+        engine, tenant.id, GroupFields("Sales", None, '{"displayName": "Sales"}')
+    )
+    for change in (
+        MemberChange(added=[ann.id, bob.id]),
+        MemberChange(removed=[ann.id]),
+        MemberChange(added=[ann.id], removed=[bob.id]),
+    ):
+        update_resource(engine, tenant.id, Kind.GROUP, group.id, lambda _c, m=change: (None, m))
+    applier = IdentityApplier(engine, delay=0, batch_rows=2)
+    applier.start()
+    applier.notify(tenant.id)
+    applier.flush()
+    applier.stop()
+    page = list_users(engine, tenant.id, filters=UserFilter(tag="Sales"))
+    assert [u.primary_email for u in page.items] == ["ann@contoso.com"]
+    assert _pending(engine) == 0
+
+
+def test_a_failed_apply_is_tried_again_without_another_request(
+    sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tenant = create_tenant(sqlite_engine, "Contoso", actor="test")
+    create_resource(sqlite_engine, tenant.id, _user("ann"))
+    real = scim_identity.apply_changes
+    failures = iter([OperationalError("apply", {}, Exception("database is locked"))])
+
+    def flaky(*args: Any, **kwargs: Any) -> ApplyResult:
+        failure = next(failures, None)
+        if failure is not None:
+            raise failure
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(scim_identity, "apply_changes", flaky)
+    applier = IdentityApplier(sqlite_engine, delay=0)
+    applier.start()
+    applier.notify(tenant.id)
+    applier.flush()
+    applier.stop()
+    assert _emails(sqlite_engine, tenant.id) == ["ann@contoso.com"]
+    assert _pending(sqlite_engine) == 0
+
+
+def test_applies_wait_for_a_quiet_moment_but_not_past_their_deferral(
+    sqlite_engine: Engine,
+) -> None:
+    tenant = create_tenant(sqlite_engine, "Contoso", actor="test")
+    create_resource(sqlite_engine, tenant.id, _user("ann"))
+    applier = IdentityApplier(sqlite_engine, delay=0, quiet=lambda: False, max_defer=0.2)
+    applier.start()
+    applier.notify(tenant.id)
+    deadline = time.monotonic() + 20
+    while _pending(sqlite_engine) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    applier.stop()
+    assert _emails(sqlite_engine, tenant.id) == ["ann@contoso.com"]
+
+
+def test_a_flush_does_not_wait_for_a_quiet_moment(sqlite_engine: Engine) -> None:
+    tenant = create_tenant(sqlite_engine, "Contoso", actor="test")
+    create_resource(sqlite_engine, tenant.id, _user("ann"))
+    applier = IdentityApplier(sqlite_engine, delay=0, quiet=lambda: False, max_defer=3600)
+    applier.start()
+    applier.notify(tenant.id)
+    applier.flush(timeout=20)
+    applier.stop()
+    assert _emails(sqlite_engine, tenant.id) == ["ann@contoso.com"]
