@@ -35,8 +35,7 @@ from gateway.store import leases
 from gateway.store.apply import ApplyOptions, ApplyResult, apply_changes
 from gateway.store.engine import read_transaction, write_transaction
 from gateway.store.leases import LeaseKind
-from gateway.store.queries import chunks
-from gateway.store.scim_resources import scim_changes, scim_groups
+from gateway.store.scim_resources import scim_changes
 from gateway.store.scim_runs import record_push
 
 logger = logging.getLogger("gateway.scim.identity")
@@ -215,19 +214,32 @@ def _users(
     return found, [user_id for user_id in wanted if user_id not in present]
 
 
+# The groups named in ``:ids``, found by the id index for the same reason.
+_GROUPS_SQL = {
+    "sqlite": text(
+        "SELECT id, display_name FROM scim_groups INDEXED BY ux_scim_groups_id"
+        " WHERE id IN (SELECT value FROM json_each(:ids)) AND tenant_id = :t"
+    ),
+    "postgresql": text(
+        "SELECT id, display_name FROM scim_groups"
+        " WHERE id IN (SELECT unnest(CAST(:ids AS text[]))) AND tenant_id = :t"
+    ),
+}
+
+
 def _groups(
     engine: Engine, tenant_id: str, ids: Iterable[str]
 ) -> tuple[list[SourceGroup], list[str]]:
     wanted = sorted(ids)
-    found: list[SourceGroup] = []
+    if not wanted:
+        return [], []
+    sqlite = engine.dialect.name == "sqlite"
     with read_transaction(engine) as conn:
-        for part in chunks(wanted):
-            rows = conn.execute(
-                select(scim_groups.c.id, scim_groups.c.display_name).where(
-                    scim_groups.c.tenant_id == tenant_id, scim_groups.c.id.in_(part)
-                )
-            )
-            found.extend(SourceGroup(external_id=gid, display_name=name) for gid, name in rows)
+        rows = conn.execute(
+            _GROUPS_SQL[engine.dialect.name],
+            {"t": tenant_id, "ids": json.dumps(wanted) if sqlite else wanted},
+        ).all()
+    found = [SourceGroup(external_id=gid, display_name=name) for gid, name in rows]
     present = {group.external_id for group in found}
     return found, [group_id for group_id in wanted if group_id not in present]
 

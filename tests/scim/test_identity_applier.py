@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, func, select, text, update
 from sqlalchemy.exc import OperationalError
 
 from gateway.store import leases, scim_identity
@@ -214,3 +214,23 @@ def test_a_flush_does_not_wait_for_a_quiet_moment(sqlite_engine: Engine) -> None
     applier.flush(timeout=20)
     applier.stop()
     assert _emails(sqlite_engine, tenant.id) == ["ann@contoso.com"]
+
+
+@pytest.mark.parametrize(
+    ("statement", "index"),
+    [
+        (scim_identity._USERS_SQL["sqlite"], "ux_scim_users_id"),
+        (scim_identity._GROUPS_SQL["sqlite"], "ux_scim_groups_id"),
+    ],
+)
+def test_the_applier_finds_a_batch_by_id_not_by_reading_the_tenant(
+    sqlite_engine: Engine, statement: Any, index: str
+) -> None:
+    # Without planner statistics SQLite would pick the tenant index and test
+    # each of the tenant's resources against the list.
+    with read_transaction(sqlite_engine) as conn:
+        plan = conn.execute(
+            text(f"EXPLAIN QUERY PLAN {statement.text}"), {"ids": '["a", "b"]', "t": "tenant"}
+        ).all()
+    details = " ".join(row[-1] for row in plan)
+    assert f"USING INDEX {index} (id=?)" in details
