@@ -4,7 +4,8 @@ Tokens are stored as hashes and looked up by hash (:mod:`gateway.store.tokens`),
 which compares in constant time; a missing, unknown or revoked token gets the
 same 401, which names no token. Entra sends a burst of requests with one
 token, so a successful check is remembered for ``CACHE_SECONDS`` (keyed by the
-token's hash, never its value): a revoked token stops working within that time.
+token's hash, never its value). A token revoked through this process stops
+working at once; one revoked by another process, within that time.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import time
 
 from sqlalchemy import Engine
 
-from gateway.store.tokens import authenticate, hash_token
+from gateway.store.tokens import authenticate, hash_token, revocations
 from scim.errors import ScimError
 
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="scim"'}
@@ -30,6 +31,7 @@ class TokenCheck:
         self._ttl = ttl
         self._lock = threading.Lock()
         self._known: dict[str, tuple[str, float]] = {}
+        self._revocations = revocations()
 
     def remembered(self, authorization: str | None) -> bool:
         """Whether this token's tenant is known without asking the database."""
@@ -37,6 +39,7 @@ class TokenCheck:
         token = token.strip()
         if not token:
             return False
+        self._forget_if_revoked()
         with self._lock:
             known = self._known.get(hash_token(token))
         return known is not None and known[1] > time.monotonic()
@@ -51,6 +54,7 @@ class TokenCheck:
             )
         key = hash_token(token)
         now = time.monotonic()
+        self._forget_if_revoked()
         with self._lock:
             known = self._known.get(key)
         if known is not None and known[1] > now:
@@ -65,3 +69,11 @@ class TokenCheck:
                 self._known.clear()
             self._known[key] = (record.tenant_id, now + self._ttl)
         return record.tenant_id
+
+    def _forget_if_revoked(self) -> None:
+        """Drop every remembered token once this process has revoked one."""
+        current = revocations()
+        if current != self._revocations:
+            with self._lock:
+                self._known.clear()
+                self._revocations = current

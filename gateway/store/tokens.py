@@ -161,6 +161,17 @@ def get_token(engine: Engine, tenant_id: str | None, token_id: str) -> TokenReco
         return _find(conn, tenant_id, token_id)
 
 
+# Counts revocations made by this process, so that caches of recently accepted
+# tokens (the SCIM server's) drop them at once rather than when they expire.
+# Other processes' revocations reach those caches when their entries expire.
+_revocations = 0
+
+
+def revocations() -> int:
+    """How many tokens this process has revoked since it started."""
+    return _revocations
+
+
 def revoke_token(
     engine: Engine, tenant_id: str | None, token_id: str, *, actor: str
 ) -> TokenRecord:
@@ -186,6 +197,8 @@ def revoke_token(
             before={"revoked": False},
             after={"revoked": True},
         )
+    global _revocations
+    _revocations += 1
     return replace(record, revoked_at=now)
 
 

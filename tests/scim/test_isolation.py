@@ -137,3 +137,12 @@ def test_every_route_needs_a_scim_token(
         assert answer.headers["WWW-Authenticate"].startswith("Bearer")
         assert answer.json()["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
         assert "tgw_" not in answer.text
+
+
+def test_a_token_revoked_here_stops_working_at_once(services: Services, acme: Tenant) -> None:
+    record, token = create_token(services.engine, tenant_id=acme.id, kind="scim", actor="test")
+    client = acme.scim.as_token(token)
+    assert client.get("/Users").status_code == 200  # now remembered for a second
+    revoke_token(services.engine, acme.id, record.id, actor="test")
+    assert client.get("/Users").status_code == 401
+    assert client.post("/Users", entra_user("late")).status_code == 401
