@@ -281,28 +281,8 @@ def find_integration_sealed(
     return _record(mapping), bytes(mapping["secret_ciphertext"]), mapping["secret_key_id"]
 
 
-def _find(conn: Connection, tenant_id: str) -> IntegrationRecord | None:
-    row = conn.execute(
-        select(
-            _integrations.c.tenant_id,
-            _integrations.c.entra_tenant_id,
-            _integrations.c.client_id,
-            _integrations.c.cloud,
-            _integrations.c.secret_expires_at,
-            _integrations.c.status,
-            _integrations.c.status_detail,
-            _integrations.c.enabled,
-            _integrations.c.sync_enabled,
-            _integrations.c.sync_interval_minutes,
-            _integrations.c.created_at,
-            _integrations.c.updated_at,
-        ).where(_integrations.c.tenant_id == tenant_id)
-    ).first()
-    return None if row is None else _record(row._mapping)
-
-
-# Built once: the sign-in callback runs it on every sign-in.
-_FIND_SEALED = select(
+# What an IntegrationRecord is read from (never the sealed secret).
+_RECORD_COLUMNS = (
     _integrations.c.tenant_id,
     _integrations.c.entra_tenant_id,
     _integrations.c.client_id,
@@ -315,6 +295,19 @@ _FIND_SEALED = select(
     _integrations.c.sync_interval_minutes,
     _integrations.c.created_at,
     _integrations.c.updated_at,
+)
+
+
+def _find(conn: Connection, tenant_id: str) -> IntegrationRecord | None:
+    row = conn.execute(
+        select(*_RECORD_COLUMNS).where(_integrations.c.tenant_id == tenant_id)
+    ).first()
+    return None if row is None else _record(row._mapping)
+
+
+# Built once: the sign-in callback runs it on every sign-in.
+_FIND_SEALED = select(
+    *_RECORD_COLUMNS,
     _integrations.c.secret_ciphertext,
     _integrations.c.secret_key_id,
 ).where(_integrations.c.tenant_id == bindparam("tenant_id"))
