@@ -3,24 +3,20 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
-from gateway.clouds import CloudEndpoints
-from gateway.crypto import Secret, SecretBox, generate_key
+from gateway.crypto import generate_key
 from gateway.store.engine import make_engine
-from gateway.store.graph_sync import VALIDATED, set_status
 from gateway.store.integrations import (
-    EntraCredentials,
     Preferences,
-    save_integration,
     save_preferences,
 )
 from gateway.store.migrate import upgrade_schema
 from tests.fakes.entra import EntraState, ServedFake
-from tests.store.apply_helpers import new_tenant, user_tags, users_by_email
+from tests.store.apply_helpers import user_tags, users_by_email
+from tests.sync.served import connect_served_fake, gateway_environment
 
 
 def _cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -50,24 +46,11 @@ def test_sync_run_against_the_fake_over_https(
     database = f"sqlite:///{tmp_path / 'gateway.db'}"
     engine = make_engine(database)
     upgrade_schema(engine)
-    tenant_id = new_tenant(engine)
-    assert entra_https.ca_bundle is not None
-    cloud = CloudEndpoints(entra_https.base_url, entra_https.base_url)
-    save_integration(
-        engine,
-        SecretBox.from_keys([key]),
-        tenant_id,
-        EntraCredentials(entra.id, app.client_id, Secret(app.secrets[0].value), cloud),
-        actor="test",
+    tenant_id = connect_served_fake(
+        engine, key, entra, app.client_id, app.secrets[0].value, entra_https
     )
-    set_status(engine, tenant_id, VALIDATED, None)
     save_preferences(engine, tenant_id, Preferences(True, (group["id"],), ()), actor="test")
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")},
-        "GATEWAY_DATABASE_URL": database,
-        "GATEWAY_SECRET_KEYS": key,
-        "SSL_CERT_FILE": str(entra_https.ca_bundle),
-    }
+    env = gateway_environment(database, key, entra_https)
 
     preview = _cli(["sync", "run", "--tenant", tenant_id, "--dry-run"], env)
     assert users_by_email(engine, tenant_id) == {}
@@ -100,22 +83,8 @@ def test_a_failing_run_exits_1_with_the_cause(
     database = f"sqlite:///{tmp_path / 'gateway.db'}"
     engine = make_engine(database)
     upgrade_schema(engine)
-    tenant_id = new_tenant(engine)
-    cloud = CloudEndpoints(entra_https.base_url, entra_https.base_url)
-    save_integration(
-        engine,
-        SecretBox.from_keys([key]),
-        tenant_id,
-        EntraCredentials(entra.id, app.client_id, Secret("wrong secret"), cloud),
-        actor="test",
-    )
-    set_status(engine, tenant_id, VALIDATED, None)
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")},
-        "GATEWAY_DATABASE_URL": database,
-        "GATEWAY_SECRET_KEYS": key,
-        "SSL_CERT_FILE": str(entra_https.ca_bundle),
-    }
+    tenant_id = connect_served_fake(engine, key, entra, app.client_id, "wrong secret", entra_https)
+    env = gateway_environment(database, key, entra_https)
 
     result = _cli(["sync", "run", "--tenant", tenant_id, "--json"], env)
 

@@ -3,7 +3,6 @@ killed process's run is taken over within the lease time."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -16,15 +15,11 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, update
 
-from gateway.clouds import CloudEndpoints
-from gateway.crypto import Secret, SecretBox, generate_key
+from gateway.crypto import generate_key
 from gateway.store import leases
 from gateway.store.engine import make_engine
-from gateway.store.graph_sync import VALIDATED, set_status
 from gateway.store.integrations import (
-    EntraCredentials,
     Preferences,
-    save_integration,
     save_preferences,
 )
 from gateway.store.leases import LeaseKind
@@ -32,7 +27,7 @@ from gateway.store.migrate import upgrade_schema
 from gateway.store.queries import table
 from gateway.store.runs import RunRecord, list_runs
 from tests.fakes.entra import EntraState, ServedFake
-from tests.store.apply_helpers import new_tenant
+from tests.sync.served import connect_served_fake, gateway_environment
 
 pytestmark = pytest.mark.postgres
 
@@ -69,27 +64,19 @@ def gateways(
     key = generate_key()
     engine = make_engine(empty_postgres_url)
     upgrade_schema(engine)
-    tenant_id = new_tenant(engine)
-    cloud = CloudEndpoints(entra_https.base_url, entra_https.base_url)
-    save_integration(
-        engine,
-        SecretBox.from_keys([key]),
-        tenant_id,
-        EntraCredentials(entra.id, app.client_id, Secret(app.secrets[0].value), cloud),
-        actor="test",
+    tenant_id = connect_served_fake(
+        engine, key, entra, app.client_id, app.secrets[0].value, entra_https
     )
-    set_status(engine, tenant_id, VALIDATED, None)
     # Every run is slow: the users read is throttled, so the runs would overlap.
     entra_state.faults.throttle(times=3, retry_after=1, path=r"^/v1\.0/users$")
     save_preferences(engine, tenant_id, Preferences(True, (group["id"],), ()), actor="test")
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")},
-        "GATEWAY_DATABASE_URL": empty_postgres_url,
-        "GATEWAY_SECRET_KEYS": key,
-        "GATEWAY_SYNC_SCHEDULER_TICK_SECONDS": str(TICK_SECONDS),
-        "GATEWAY_SYNC_LEASE_SECONDS": str(LEASE_SECONDS),
-        "SSL_CERT_FILE": str(entra_https.ca_bundle),
-    }
+    env = gateway_environment(
+        empty_postgres_url,
+        key,
+        entra_https,
+        sync_scheduler_tick_seconds=str(TICK_SECONDS),
+        sync_lease_seconds=str(LEASE_SECONDS),
+    )
     processes: dict[int, subprocess.Popen[bytes]] = {}
     logs: list[Path] = []
     for n in range(2):
